@@ -1,0 +1,65 @@
+"""Refero: customer-referral rewards. `create_app()` assembles the Flask application."""
+from flask import Flask
+
+from config import config_from_environment
+
+
+def create_app(config_object=None) -> Flask:
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.config.from_object(config_object or config_from_environment())
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app):
+    from rewards import models  # noqa: F401  (every model registered before Alembic or queries look)
+    from rewards.accounts.auth import register_auth
+    from rewards.extensions import api, bootstrap, csrf, db, limiter, login_manager, migrate
+    from rewards.jobs import init_celery
+    from rewards.navigation import register_navigation
+    from rewards.security import register_security_headers
+
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    api.init_app(app)
+    init_celery(app)
+    register_auth(app)
+    register_security_headers(app)
+    register_navigation(app)
+
+
+def register_blueprints(app):
+    from rewards import health, vendor
+    from rewards.accounts.views import bp as accounts_bp
+    from rewards.admin.views import bp as admin_bp
+    from rewards.customers.api import blp as customers_api
+    from rewards.extensions import api, csrf
+    from rewards.portal.views import bp as portal_bp
+    from rewards.referrals.api import blp as referrals_api
+
+    for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    # The JSON API authenticates with API keys, not cookies, so CSRF tokens do not apply to it.
+    for blueprint in (customers_api, referrals_api):
+        csrf.exempt(blueprint)
+        api.register_blueprint(blueprint)
+
+
+def register_errorhandlers(app):
+    from rewards.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app):
+    from rewards.cli import register_cli
+
+    register_cli(app)

@@ -1,0 +1,93 @@
+"""Who is asking: session logins for pages, API keys for /api/v1, and the role checks both share."""
+from datetime import datetime, timedelta, timezone
+from functools import wraps
+
+from flask import current_app, g, request, session
+from flask_login import current_user, logout_user
+from flask_smorest import abort
+
+from rewards.accounts import service
+from rewards.accounts.models import User
+from rewards.clock import utcnow
+from rewards.extensions import db, login_manager
+
+API_PREFIX = "/api/v1/"
+PUBLIC_API_PATHS = {"/api/v1/openapi.json"}
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> User | None:
+    """A session cookie names user id and session token; a rotated token means the session was ended."""
+    user_id, _, token = (session_id or "").partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.is_disabled or user.session_token != token:
+        return None
+    return user
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def authenticate_api_request():
+    """Every /api/v1 call needs a live API key; the session cookie is never used there."""
+    if not is_api_request() or request.path in PUBLIC_API_PATHS or request.method == "OPTIONS":
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    key = service.api_key_for(secret.strip()) if scheme.lower() == "bearer" else None
+    if key is None:
+        abort(401, message="A valid API key is required (Authorization: Bearer <key>).",
+              headers={"WWW-Authenticate": "Bearer"})
+    key.last_used_at = utcnow()
+    g.api_key = key
+    g._login_user = key.user  # Flask-Login's slot for the current user: current_user is the key's user.
+    return None
+
+
+def enforce_idle_timeout():
+    """End a page session idle for longer than SESSION_IDLE_MINUTES (checked server-side, in the signed cookie)."""
+    if is_api_request() or request.endpoint == "static":
+        return None
+    now = utcnow()
+    last_seen = session.get("last_seen")
+    if current_user.is_authenticated and last_seen:
+        idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+        if now - datetime.fromtimestamp(last_seen, timezone.utc) > idle:
+            logout_user()
+            session.clear()
+            return None
+    if current_user.is_authenticated:
+        session["last_seen"] = int(now.timestamp())
+        session.permanent = True
+    return None
+
+
+def roles_required(*roles):
+    """Only users of these roles (admin always) may call the view: 401 / login redirect otherwise, 403 for other roles."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                if is_api_request():
+                    abort(401, message="A valid API key is required.")
+                return login_manager.unauthorized()
+            if not current_user.has_role(*roles):
+                abort(403, message="Your role may not do this.")
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = roles
+        return wrapped
+
+    return decorator
+
+
+def register_auth(app):
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    app.before_request(authenticate_api_request)
+    app.before_request(enforce_idle_timeout)

@@ -1,0 +1,2 @@
+"""Audit trail."""
+from rewards.audit.service import record  # noqa: F401

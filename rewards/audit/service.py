@@ -1,0 +1,34 @@
+"""Recording audit events for every state change."""
+from flask import g, has_request_context, request
+from flask_login import current_user
+
+from rewards.audit.models import AuditEvent
+from rewards.extensions import db
+
+
+def current_actor():
+    """(user_id, api_key_id) of whoever drives this request; (None, None) for the CLI, webhooks and jobs."""
+    if not has_request_context():
+        return None, None
+    api_key = g.get("api_key")
+    if api_key is not None:
+        return api_key.user_id, api_key.id
+    if current_user and current_user.is_authenticated:
+        return current_user.id, None
+    return None, None
+
+
+def record(action: str, entity, detail: dict | None = None, *, entity_type: str | None = None) -> AuditEvent:
+    """Add an audit event to the session; the caller's transaction commits it with the change itself."""
+    user_id, api_key_id = current_actor()
+    event = AuditEvent(
+        action=action,
+        entity_type=entity_type or entity.__tablename__,
+        entity_id=getattr(entity, "id", None),
+        detail=detail or {},
+        actor_user_id=user_id,
+        actor_api_key_id=api_key_id,
+        ip=request.remote_addr if has_request_context() else None,
+    )
+    db.session.add(event)
+    return event

@@ -1,0 +1,52 @@
+"""Enrolling customers in the referral program and finding them."""
+from flask import current_app, has_request_context, request, url_for
+
+from rewards import audit
+from rewards.accounts.models import User
+from rewards.customers.models import Customer
+from rewards.contacts import normalize_email, normalize_phone
+from rewards.errors import Conflict, InvalidInput, NotFound
+from rewards.extensions import db
+
+
+def find_customer_by_email(email: str) -> Customer | None:
+    return db.session.scalar(db.select(Customer).filter_by(email=email))
+
+
+def enroll_customer(email: str, name: str, phone: str | None = None, user: User | None = None) -> Customer:
+    """Add a customer with a fresh referral code (not committed). Conflict if the email is enrolled."""
+    email = normalize_email(email)
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Name is required.", "name")
+    if find_customer_by_email(email):
+        raise Conflict("A customer with this email is already enrolled.", "email")
+    customer = Customer(email=email, name=name, phone=normalize_phone(phone), user=user)
+    db.session.add(customer)
+    db.session.flush()
+    audit.record("customer.enrolled", customer, {"email": email})
+    return customer
+
+
+def get_customer(customer_id: int, viewer: User | None = None) -> Customer:
+    """The customer, if `viewer` may see it; a customer viewer sees only themselves (others are 404)."""
+    customer = db.session.get(Customer, customer_id)
+    if customer is None or (viewer is not None and viewer.role == "customer" and customer.user_id != viewer.id):
+        raise NotFound("No such customer.")
+    return customer
+
+
+def get_customer_by_code(code: str) -> Customer:
+    customer = db.session.scalar(db.select(Customer).filter_by(referral_code=code)) if code else None
+    if customer is None:
+        raise NotFound("No such referral code.", "referral_code")
+    return customer
+
+
+def referral_url(customer: Customer) -> str:
+    """The link a customer shares: PUBLIC_BASE_URL when set, else the host of this request."""
+    path = url_for("portal.landing", referral_code=customer.referral_code)
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base and has_request_context():
+        base = request.host_url
+    return (base or "http://localhost:5000").rstrip("/") + path

@@ -1,0 +1,74 @@
+"""The customer portal and the referee's landing page."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from rewards.accounts.auth import roles_required
+from rewards.customers.service import get_customer_by_code, referral_url
+from rewards.errors import DomainError, NotFound
+from rewards.extensions import db
+from rewards.portal.forms import LandingForm, ReferralForm
+from rewards.referrals.service import get_referral, referrals_query, submit_referral
+
+bp = Blueprint("portal", __name__)
+PAGE_SIZE = 20
+
+
+def _own_customer():
+    if current_user.customer is None:
+        abort(404)
+    return current_user.customer
+
+
+@bp.route("/portal")
+@roles_required("customer")
+def home():
+    customer = _own_customer()
+    page = db.paginate(referrals_query(current_user), page=request.args.get("page", 1, type=int),
+                       per_page=PAGE_SIZE, error_out=False)
+    return render_template("portal/home.html", customer=customer, link=referral_url(customer), page=page)
+
+
+@bp.route("/portal/referrals/new", methods=["GET", "POST"])
+@roles_required("customer")
+def new_referral():
+    customer = _own_customer()
+    form = ReferralForm()
+    if form.validate_on_submit():
+        try:
+            submit_referral(customer, form.referee_email.data, form.referee_name.data, "portal",
+                            form.referee_phone.data, form.note.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "referee_email", form.referee_email).errors.append(exc.message)
+        else:
+            flash(f"Thank you! {form.referee_name.data} is referred.", "success")
+            return redirect(url_for("portal.home"))
+    return render_template("portal/new_referral.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/portal/referrals/<int:referral_id>")
+@roles_required("customer")
+def referral_detail(referral_id):
+    referral = get_referral(referral_id, current_user)
+    return render_template("portal/referral.html", referral=referral)
+
+
+@bp.route("/r/<referral_code>", methods=["GET", "POST"])
+def landing(referral_code):
+    try:
+        referrer = get_customer_by_code(referral_code)
+    except NotFound:
+        abort(404)
+    form = LandingForm()
+    if form.validate_on_submit():
+        try:
+            submit_referral(referrer, form.email.data, form.name.data, "link", form.phone.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            field = {"referee_email": "email", "referee_phone": "phone", "referee_name": "name"}.get(exc.field, "email")
+            getattr(form, field).errors.append(exc.message)
+        else:
+            return render_template("portal/landing_thanks.html", referrer=referrer)
+    return render_template("portal/landing.html", form=form, referrer=referrer), 422 if form.errors else 200

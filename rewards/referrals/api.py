@@ -1,0 +1,61 @@
+"""Referrals endpoints of /api/v1."""
+from flask.views import MethodView
+from flask_login import current_user
+from rewards.api import Blueprint
+
+from rewards.accounts.auth import roles_required
+from rewards.api.pagination import paginate
+from rewards.customers.service import get_customer, get_customer_by_code
+from rewards.errors import InvalidInput
+from rewards.extensions import db
+from rewards.referrals import service
+from rewards.referrals.schemas import ReferralCreateSchema, ReferralQuerySchema, ReferralSchema
+
+blp = Blueprint("referrals_api", __name__, url_prefix="/api/v1/referrals", description="Who referred whom")
+
+
+def _referrer_for(data):
+    """The referrer a request names; a customer's key always refers as that customer."""
+    if current_user.role == "customer":
+        own = current_user.customer
+        named = data.get("referral_code") or data.get("referrer_id")
+        if own is None or (named and named not in (own.referral_code, own.id)):
+            raise InvalidInput("A customer may submit referrals only as themselves.", "referrer_id")
+        return own
+    if data.get("referral_code"):
+        return get_customer_by_code(data["referral_code"])
+    if data.get("referrer_id"):
+        return get_customer(data["referrer_id"])
+    raise InvalidInput("referral_code or referrer_id is required.", "referral_code")
+
+
+@blp.route("")
+class Referrals(MethodView):
+    @roles_required("coordinator", "finance", "customer")
+    @blp.arguments(ReferralQuerySchema, location="query")
+    @blp.response(200, ReferralSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """Referrals, newest first; a customer sees only their own."""
+        query = service.referrals_query(current_user, args.get("status"), args.get("referrer_id"))
+        return paginate(query, pagination_parameters)
+
+    @roles_required("coordinator", "customer")
+    @blp.arguments(ReferralCreateSchema)
+    @blp.response(201, ReferralSchema)
+    def post(self, data):
+        """Record a referral (source `api`)."""
+        referral = service.submit_referral(
+            _referrer_for(data), data["referee_email"], data["referee_name"], "api",
+            data.get("referee_phone"), data.get("note"))
+        db.session.commit()
+        return referral
+
+
+@blp.route("/<int:referral_id>")
+class ReferralById(MethodView):
+    @roles_required("coordinator", "finance", "customer")
+    @blp.response(200, ReferralSchema)
+    def get(self, referral_id):
+        """One referral; another customer's answers 404."""
+        return service.get_referral(referral_id, current_user)

@@ -1,0 +1,37 @@
+"""JSON shapes of referrals."""
+import marshmallow as ma
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from rewards.referrals.models import STATUSES
+from rewards.schemas import InputSchema, QuerySchema, UTCDateTime, short_text
+
+
+class ReferralCreateSchema(InputSchema):
+    referral_code = short_text(64)
+    referrer_id = fields.Integer(strict=True)
+    referee_email = short_text(254, required=True)
+    referee_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    referee_phone = short_text(40, load_default=None, allow_none=True)
+    note = short_text(2000, load_default=None, allow_none=True)
+
+    @validates_schema
+    def one_referrer(self, data, **kwargs):
+        if "referral_code" in data and "referrer_id" in data:
+            raise ValidationError("Give referral_code or referrer_id, not both.", "referral_code")
+
+
+class ReferralQuerySchema(QuerySchema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    referrer_id = fields.Integer()
+
+
+class ReferralSchema(ma.Schema):
+    id = fields.Integer()
+    referrer_id = fields.Integer()
+    referee_email = fields.String()
+    referee_name = fields.String()
+    referee_phone = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    status = fields.String()
+    source = fields.String()
+    created_at = UTCDateTime()

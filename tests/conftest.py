@@ -1,0 +1,174 @@
+"""Fixtures: an app on the test database (SQLite by default, PostgreSQL with TEST_DATABASE_URL), clients, logins."""
+import os
+import re
+import uuid
+from urllib.parse import quote
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+
+from config import TestingConfig
+from rewards import create_app
+from rewards.extensions import db
+from tests import factories
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
+
+
+def _postgres_url_with_fresh_schema(url):
+    """A schema of this run's own (dropped at the end), so runs never see each other's rows."""
+    schema = f"test_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}", engine, schema
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url and url.startswith("postgresql"):
+        scoped, engine, schema = _postgres_url_with_fresh_schema(url)
+        yield scoped
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url):
+    """The schema comes from the migrations, as in production."""
+    app = create_app(_config(database_url))
+    with app.app_context():
+        flask_migrate.upgrade(directory=MIGRATIONS, revision="heads")
+        db.engine.dispose()
+    return database_url
+
+
+def _config(database_url, **overrides):
+    return type("Config", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+
+
+@pytest.fixture
+def app_config():
+    """Per-test config overrides: a test sets keys here before asking for `app`."""
+    return {}
+
+
+@pytest.fixture
+def app(migrated, app_config):
+    app = create_app(_config(migrated, **app_config))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_all_tables()
+        db.engine.dispose()
+
+
+def _empty_all_tables():
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def is_postgres(app):
+    return db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture
+def postgres(app):
+    """For tests of locking and concurrency: they need PostgreSQL (CI runs the suite on both databases)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: run with TEST_DATABASE_URL=postgresql+psycopg://…")
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no csrf_token field"
+    return match.group(1)
+
+
+class Pages:
+    """Drives the HTML forms as a browser would, csrf_token included."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def submit(self, path, data, form_path=None, **kwargs):
+        token = csrf_token(self.client.get(form_path or path).get_data(as_text=True))
+        return self.client.post(path, data={**data, "csrf_token": token}, **kwargs)
+
+    def login(self, email, password=factories.PASSWORD):
+        return self.submit("/login", {"email": email, "password": password})
+
+    def logout(self):
+        token = csrf_token(self.client.get("/account/password").get_data(as_text=True))
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def pages(client):
+    return Pages(client)
+
+
+@pytest.fixture
+def login_as(app, pages):
+    """Log the test client in as a new user of `role`; returns the user."""
+
+    def login(role="coordinator", **kwargs):
+        user = factories.user(role=role, **kwargs)
+        response = pages.login(user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return login
+
+
+class ApiClient:
+    """The JSON API as an integration calls it: Bearer key on every request."""
+
+    def __init__(self, client, key):
+        self.client, self.headers = client, {"Authorization": f"Bearer {key}"}
+
+    def __getattr__(self, method):
+        def call(path, json=None, **kwargs):
+            headers = {**self.headers, **kwargs.pop("headers", {})}
+            return getattr(self.client, method)(path, json=json, headers=headers, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def api_as(app, client):
+    """An API client acting as a new user of `role` (or as `user=`)."""
+
+    def make(role="coordinator", user=None, **kwargs):
+        user = user or factories.user(role=role, **kwargs)
+        _, secret = factories.api_key(user)
+        api = ApiClient(client, secret)
+        api.user = user
+        return api
+
+    return make
