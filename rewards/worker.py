@@ -1,6 +1,5 @@
 """Celery worker entry point: `celery -A rewards.worker worker --beat`."""
 from rewards import create_app
-from rewards.extensions import celery
 
 app = create_app()
 celery = app.extensions["celery"]
