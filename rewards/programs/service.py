@@ -44,3 +44,24 @@ def grant_reward(referral: Referral, sale: Sale) -> Reward | None:
     db.session.flush()
     audit.record("reward.granted", reward, {"amount": reward.amount, "currency": reward.currency})
     return reward
+
+
+def on_sale_refunded(sale: Sale) -> None:
+    """Adjust the reward a sale earned after a refund (not committed): recomputed on the net sale.
+
+    Called by the sales package after each new refund. The ledger side (reversal, or a debt when
+    the reward was already paid) belongs to this package.
+    """
+    reward = db.session.scalar(db.select(Reward).filter_by(sale_id=sale.id))
+    if reward is None or reward.status in ("reversed", "paid", "batched"):
+        return
+    net = sale.amount - sum(refund.amount for refund in sale.refunds)
+    program = reward.program
+    if net <= 0 or net < program.min_sale_amount:
+        reward.status, reward.reversed_reason = "reversed", "The sale was refunded."
+        audit.record("reward.reversed", reward, {"reason": "refund"})
+    else:
+        new_amount = min(reward.amount, reward_amount(program, net))
+        if new_amount != reward.amount:
+            audit.record("reward.reduced", reward, {"from": reward.amount, "to": new_amount})
+            reward.amount = new_amount
