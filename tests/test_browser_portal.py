@@ -1,0 +1,46 @@
+"""Real-browser flows of the customer portal and the referee's link page (Playwright + Debian's chromium)."""
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "a-long-enough-password"
+
+
+def test_customer_signs_up_refers_and_sees_link_referral(new_page, screenshot):
+    customer = new_page(permissions=["clipboard-read", "clipboard-write"])
+    customer.goto("/signup")
+    customer.get_by_label("Your name").fill("Paula Portal")
+    customer.get_by_label("Email").fill("paula@example.com")
+    customer.get_by_label("Password").fill(PASSWORD)
+    customer.get_by_role("button", name="Join the referral program").click()
+    customer.wait_for_url("**/portal")
+    assert customer.get_by_text("Hello, Paula Portal").is_visible()
+
+    customer.get_by_role("link", name="Refer someone").click()
+    customer.get_by_label("Their name").fill("Frank Friend")
+    customer.get_by_label("Their email").fill("frank@example.com")
+    customer.get_by_role("button", name="Refer").click()
+    customer.wait_for_url("**/portal")
+    row = customer.locator("#referrals tbody tr", has_text="Frank Friend")
+    assert row.locator(".badge").inner_text() == "pending"
+
+    # The link comes from the Copy button, as the customer would share it.
+    customer.get_by_role("button", name="Copy").click()
+    link = customer.evaluate("navigator.clipboard.readText()")
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_-]{12}", link), link
+
+    referee = new_page()
+    referee.goto(link)
+    assert referee.get_by_text("Paula Portal thinks you will like us").is_visible()
+    referee.get_by_label("Your name").fill("Gina Guest")
+    referee.get_by_label("Your email").fill("gina@example.com")
+    referee.get_by_role("button", name="Send my details").click()
+    assert referee.locator("#landing-thanks").is_visible()
+
+    customer.reload()
+    row = customer.locator("#referrals tbody tr", has_text="Gina Guest")
+    assert row.locator(".badge").inner_text() == "pending"
+    assert "link" in row.inner_text()
+    screenshot(customer, "portal")
