@@ -1,4 +1,5 @@
 """Fixtures: an app on the test database (SQLite by default, PostgreSQL with TEST_DATABASE_URL), clients, logins."""
+import contextvars
 import os
 import re
 import uuid
@@ -7,6 +8,8 @@ from urllib.parse import quote
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+
+from flask.testing import FlaskClient
 
 from config import TestingConfig
 from rewards import create_app
@@ -59,9 +62,20 @@ def app_config():
     return {}
 
 
+class IsolatedClient(FlaskClient):
+    """Runs each request in its own app context, as production does: `g`, the logged-in user and the
+    database session never leak from the test (or an earlier request) into a request."""
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.expire_all()  # the test's own objects see what the request wrote
+        return response
+
+
 @pytest.fixture
 def app(migrated, app_config):
     app = create_app(_config(migrated, **app_config))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()
