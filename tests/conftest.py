@@ -9,6 +9,7 @@ import flask_migrate
 import pytest
 import sqlalchemy as sa
 
+from flask import has_app_context
 from flask.testing import FlaskClient
 
 from config import TestingConfig
@@ -68,7 +69,8 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         response = contextvars.Context().run(super().open, *args, **kwargs)
-        db.session.expire_all()  # the test's own objects see what the request wrote
+        if has_app_context():
+            db.session.expire_all()  # the test's own objects see what the request wrote
         return response
 
 
