@@ -44,8 +44,9 @@ def register_blueprints(app):
     from rewards.extensions import api, csrf
     from rewards.portal.views import bp as portal_bp
     from rewards.referrals.api import blp as referrals_api
+    from rewards.referrals.views import bp as referrals_bp
 
-    for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp):
+    for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, referrals_bp):
         app.register_blueprint(blueprint)
     # The JSON API authenticates with API keys, not cookies, so CSRF tokens do not apply to it.
     for blueprint in (customers_api, referrals_api):

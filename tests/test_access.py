@@ -25,6 +25,7 @@ ACCESS = {
     "portal.referral_detail": {"GET": {"customer"}},
     "admin.dashboard": {"GET": {"coordinator"}},
     "admin.finance": {"GET": {"finance"}},
+    "referrals.new": {"GET": {"coordinator"}, "POST": {"coordinator"}},
     "customers_api.Customers": {"POST": {"coordinator"}},
     "customers_api.CustomerById": {"GET": {"coordinator", "finance", "customer"}},
     "referrals_api.Referrals": {"GET": {"coordinator", "finance", "customer"}, "POST": {"coordinator", "customer"}},

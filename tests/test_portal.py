@@ -81,3 +81,16 @@ def test_unknown_referral_code_is_404(client):
 def test_staff_have_no_portal(client, login_as):
     login_as("coordinator")
     assert client.get("/portal").status_code == 403
+
+
+def test_staff_record_a_referral_with_source_admin(pages, login_as):
+    login_as("coordinator")
+    referrer = factories.customer(email="rosa@example.com")
+    response = pages.submit("/admin/referrals/new", {"referrer": "ROSA@example.com", "referee_name": "Ned",
+                                                     "referee_email": "ned@example.com"})
+    assert response.status_code == 302
+    referral = db.session.scalar(db.select(Referral).filter_by(referee_email="ned@example.com"))
+    assert (referral.referrer_id, referral.source) == (referrer.id, "admin")
+    unknown = pages.submit("/admin/referrals/new", {"referrer": "nobody-code", "referee_name": "Ned",
+                                                    "referee_email": "ned2@example.com"})
+    assert unknown.status_code == 422 and "No customer with this referral code." in unknown.get_data(as_text=True)
