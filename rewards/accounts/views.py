@@ -9,6 +9,7 @@ from rewards.accounts.forms import LoginForm, PasswordChangeForm, SignupForm
 from rewards.customers.service import enroll_customer, find_customer_by_email
 from rewards.errors import DomainError
 from rewards.extensions import db, limiter
+from rewards.forms import show_error
 
 bp = Blueprint("accounts", __name__)
 
@@ -80,7 +81,7 @@ def signup():
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            getattr(form, exc.field, form.email).errors.append(exc.message)
+            show_error(form, exc, "email")
         else:
             login_user(user)
             flash("Welcome! Share your referral link to start earning.", "success")
@@ -98,7 +99,7 @@ def change_password():
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            form.current_password.errors.append(exc.message)
+            show_error(form, exc, "current_password", {"password": "new_password"})
         else:
             login_user(current_user._get_current_object())  # this browser keeps a session under the new token
             flash("Password changed. Other sessions were logged out.", "success")

@@ -6,6 +6,7 @@ from rewards.accounts.auth import roles_required
 from rewards.customers.service import get_customer_by_code, referral_url
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
+from rewards.forms import show_error
 from rewards.portal.forms import LandingForm, ReferralForm
 from rewards.referrals.service import get_referral, referrals_query, submit_referral
 
@@ -40,7 +41,7 @@ def new_referral():
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            getattr(form, exc.field or "referee_email", form.referee_email).errors.append(exc.message)
+            show_error(form, exc, "referee_email")
         else:
             flash(f"Thank you! {form.referee_name.data} is referred.", "success")
             return redirect(url_for("portal.home"))
@@ -67,8 +68,7 @@ def landing(referral_code):
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            field = {"referee_email": "email", "referee_phone": "phone", "referee_name": "name"}.get(exc.field, "email")
-            getattr(form, field).errors.append(exc.message)
+            show_error(form, exc, "email", {"referee_email": "email", "referee_phone": "phone", "referee_name": "name"})
         else:
             return render_template("portal/landing_thanks.html", referrer=referrer)
     return render_template("portal/landing.html", form=form, referrer=referrer), 422 if form.errors else 200

@@ -6,6 +6,7 @@ from rewards.contacts import normalize_email
 from rewards.customers.service import find_customer_by_email, get_customer_by_code
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
+from rewards.forms import show_error
 from rewards.referrals.forms import StaffReferralForm
 from rewards.referrals.service import submit_referral
 
@@ -37,7 +38,7 @@ def new():
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
-            getattr(form, exc.field or "referee_email", form.referee_email).errors.append(exc.message)
+            show_error(form, exc, "referee_email")
         else:
             flash(f"Referral of {referral.referee_name} recorded for {referral.referrer.name}.", "success")
             return redirect(url_for("referrals.new"))
