@@ -6,6 +6,10 @@ from flask_login import current_user
 NAV = [
     ("Portal", "portal.home", ("customer",)),
     ("Dashboard", "admin.dashboard", ("coordinator",)),
+    ("Referrals", "admin_referrals.pipeline", ("coordinator", "finance")),
+    ("Customers", "admin_customers.index", ("coordinator", "finance")),
+    ("Tasks", "tasks.board", ("coordinator",)),
+    ("Audit log", "admin_audit.index", ("coordinator",)),
     ("Finance", "admin.finance", ("finance",)),
     ("Password", "accounts.change_password", ("coordinator", "finance", "customer")),
 ]
