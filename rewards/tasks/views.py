@@ -79,7 +79,11 @@ def move(task_id):
             args = MoveSchema().load(request.get_json(silent=True) or {})
         except ValidationError as exc:
             return jsonify(code=422, status="Unprocessable Entity", message="Invalid move.", errors=exc.messages), 422
-        service.move_task(task, args["status"], after_id=args["after_id"])
+        # Dropped with no card above it: the top of the column.
+        if args["after_id"] is None:
+            service.move_task(task, args["status"], position=0)
+        else:
+            service.move_task(task, args["status"], after_id=args["after_id"])
         db.session.commit()
         return jsonify(TaskSchema().dump(task))
     form = MoveForm()
