@@ -1,6 +1,8 @@
 """Task rules: creating, editing, moving between columns and deleting cards, each with an audit event."""
 from datetime import date
 
+from sqlalchemy.orm import selectinload
+
 from rewards import audit
 from rewards.accounts.models import STAFF_ROLES, User
 from rewards.clock import utcnow
@@ -38,7 +40,9 @@ def tasks_query(status: str | None = None, assignee_id: int | None = None):
 def board(assignee_id: int | None = None) -> dict[str, list[Task]]:
     """The three columns, each in position order."""
     columns = {status: [] for status in TASK_STATUSES}
-    for task in db.session.scalars(tasks_query(assignee_id=assignee_id)):
+    query = tasks_query(assignee_id=assignee_id).options(
+        selectinload(Task.assignee), selectinload(Task.referral), selectinload(Task.customer))
+    for task in db.session.scalars(query):
         columns[task.status].append(task)
     return columns
 
