@@ -179,5 +179,6 @@ def test_customers_are_refused_every_staff_page(login_as, client, path):
 def test_navigation_offers_each_role_its_pages(login_as, client):
     login_as("finance")
     nav = re.search(r'<ul class="navbar-nav.*?</ul>', client.get("/admin/referrals").get_data(as_text=True), re.S)
-    labels = re.findall(r'nav-link[^"]*" href="[^"]+">([^<]+)<', nav.group(0))
+    labels = re.findall(r'nav-link[^"]*" href="[^"]+"[^>]*>([^<]+)<', nav.group(0))
     assert labels == ["Referrals", "Customers", "Finance", "Password"]
+    assert 'class="nav-link active" href="/admin/referrals" aria-current="page"' in nav.group(0)
