@@ -46,7 +46,10 @@ def drop_database(url):
 
 
 def load(referrals: int):
-    """Customers, referrals (skewed referrers, 2 years of dates), and a sale and reward for half the qualified."""
+    """Customers, referrals (skewed referrers, 2 years of dates), and a sale and reward for half the qualified.
+
+    Referrals are inserted in time order, as a live table fills, so a period's rows sit together on disk.
+    """
     statements = [
         f"""INSERT INTO customers (id, email, name, referral_code, created_at)
             SELECT g, 'customer' || g || '@example.com',
@@ -60,7 +63,7 @@ def load(referrals: int):
                    CASE WHEN x.r2 < 0.55 THEN 'pending' WHEN x.r2 < 0.75 THEN 'qualified'
                         WHEN x.r2 < 0.80 THEN 'review' WHEN x.r2 < 0.90 THEN 'rejected' ELSE 'expired' END,
                    (ARRAY['portal','link','link','api','admin'])[1 + g % 5],
-                   now() - x.r3 * interval '730 days', now()
+                   now() - (1 - g::float / {referrals}) * interval '730 days' - x.r3 * interval '1 hour', now()
             FROM generate_series(1, {referrals}) g,
                  LATERAL (SELECT random() + 0 * g AS r1, random() + 0 * g AS r2, random() + 0 * g AS r3) x""",
         """INSERT INTO programs (name, currency, reward_type, amount, min_sale_amount, attribution_days, hold_days,
@@ -134,7 +137,8 @@ def run(app, requests):
         ("pipeline: qualified, link, last 90 days", f"/admin/referrals?status=qualified&source=link"
                                                     f"&date_from={since}&date_to={today.isoformat()}"),
         ("pipeline: unfiltered, newest first", "/admin/referrals"),
-        ("pipeline: search 'harper' sorted by name", "/admin/referrals?q=harper&sort=name"),
+        ("pipeline: search 'harper' (1 in 12 match)", "/admin/referrals?q=harper"),
+        ("pipeline: search 'harper', sorted by name", "/admin/referrals?q=harper&sort=name"),
         ("pipeline: review, page 20", "/admin/referrals?status=review&page=20"),
         ("dashboard, last 12 months", "/admin?days=365"),
     ]

@@ -94,10 +94,12 @@ def top_referrers(period: Period, limit: int = 5) -> list[dict]:
 
 def funnel(period: Period, counts: dict[str, int]) -> list[tuple[str, int]]:
     """Referred → bought (a sale matched) → qualified → reward paid, for referrals made in the period."""
-    bought = db.session.scalar(select(func.count(func.distinct(Sale.referral_id)))
-                               .join(Referral, Referral.id == Sale.referral_id).where(*_in(period)))
-    paid = db.session.scalar(select(func.count()).select_from(Reward).join(Referral, Referral.id == Reward.referral_id)
-                             .where(Reward.status == "paid", *_in(period)))
+    # One pass over the period's referrals that have a sale: a paid reward always has one.
+    paid_reward = case((Reward.status == "paid", Reward.id))
+    bought, paid = db.session.execute(
+        select(func.count(func.distinct(Sale.referral_id)), func.count(func.distinct(paid_reward)))
+        .join(Referral, Referral.id == Sale.referral_id)
+        .outerjoin(Reward, Reward.referral_id == Sale.referral_id).where(*_in(period))).one()
     return [("Referred", sum(counts.values())), ("Bought", bought or 0),
             ("Qualified", counts["qualified"]), ("Reward paid", paid or 0)]
 
