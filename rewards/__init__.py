@@ -39,17 +39,22 @@ def register_extensions(app):
 def register_blueprints(app):
     from rewards import health, vendor
     from rewards.accounts.views import bp as accounts_bp
+    from rewards.admin import audit_log, customers as admin_customers, referrals as admin_referrals
     from rewards.admin.views import bp as admin_bp
     from rewards.customers.api import blp as customers_api
     from rewards.extensions import api, csrf
     from rewards.portal.views import bp as portal_bp
     from rewards.referrals.api import blp as referrals_api
     from rewards.referrals.views import bp as referrals_bp
+    from rewards.tasks import automatic  # noqa: F401  (connects the automatic tasks to their events)
+    from rewards.tasks.api import blp as tasks_api
+    from rewards.tasks.views import bp as tasks_bp
 
-    for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, referrals_bp):
+    for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
+                      admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp):
         app.register_blueprint(blueprint)
     # The JSON API authenticates with API keys, not cookies, so CSRF tokens do not apply to it.
-    for blueprint in (customers_api, referrals_api):
+    for blueprint in (customers_api, referrals_api, tasks_api):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
 

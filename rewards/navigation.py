@@ -1,21 +1,30 @@
 """The navigation bar: one list of pages and who may see each. Add a page's entry here."""
-from flask import url_for
+from flask import request, url_for
 from flask_login import current_user
 
 # (label, endpoint, roles allowed besides admin)
 NAV = [
     ("Portal", "portal.home", ("customer",)),
     ("Dashboard", "admin.dashboard", ("coordinator",)),
-    ("Record referral", "referrals.new", ("coordinator",)),
+    ("Referrals", "admin_referrals.pipeline", ("coordinator", "finance")),
+    ("Customers", "admin_customers.index", ("coordinator", "finance")),
+    ("Tasks", "tasks.board", ("coordinator",)),
+    ("Audit log", "admin_audit.index", ("coordinator",)),
     ("Finance", "admin.finance", ("finance",)),
     ("Password", "accounts.change_password", ("coordinator", "finance", "customer")),
 ]
 
 
 def nav_items():
-    return [{"label": label, "href": url_for(endpoint)} for label, endpoint, roles in NAV
-            if current_user.is_authenticated and current_user.has_role(*roles)
-            and not (endpoint == "portal.home" and current_user.role != "customer")]
+    items = [{"label": label, "href": url_for(endpoint)} for label, endpoint, roles in NAV
+             if current_user.is_authenticated and current_user.has_role(*roles)
+             and not (endpoint == "portal.home" and current_user.role != "customer")]
+    # The current page is the entry with the longest matching path: /admin/tasks is Tasks, not Dashboard.
+    matches = [item for item in items if request.path == item["href"] or request.path.startswith(item["href"] + "/")]
+    current = max(matches, key=lambda item: len(item["href"]), default=None)
+    for item in items:
+        item["active"] = item is current
+    return items
 
 
 def register_navigation(app):

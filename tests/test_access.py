@@ -30,6 +30,22 @@ ACCESS = {
     "customers_api.CustomerById": {"GET": {"coordinator", "finance", "customer"}},
     "referrals_api.Referrals": {"GET": {"coordinator", "finance", "customer"}, "POST": {"coordinator", "customer"}},
     "referrals_api.ReferralById": {"GET": {"coordinator", "finance", "customer"}},
+    "admin_referrals.pipeline": {"GET": {"coordinator", "finance"}},
+    "admin_referrals.detail": {"GET": {"coordinator", "finance"}},
+    "admin_referrals.add_note": {"POST": {"coordinator"}},
+    "admin_customers.index": {"GET": {"coordinator", "finance"}},
+    "admin_customers.new": {"GET": {"coordinator"}, "POST": {"coordinator"}},
+    "admin_customers.detail": {"GET": {"coordinator", "finance"}},
+    "admin_customers.resend_link": {"POST": {"coordinator"}},
+    "admin_audit.index": {"GET": {"coordinator"}},
+    "tasks.board": {"GET": {"coordinator"}},
+    "tasks.new": {"GET": {"coordinator"}, "POST": {"coordinator"}},
+    "tasks.edit": {"GET": {"coordinator"}, "POST": {"coordinator"}},
+    "tasks.move": {"POST": {"coordinator"}},
+    "tasks.delete": {"POST": {"coordinator"}},
+    "tasks.settings": {"GET": {"coordinator"}, "POST": {"coordinator"}},
+    "tasks_api.Tasks": {"GET": {"coordinator"}, "POST": {"coordinator"}},
+    "tasks_api.TaskById": {"GET": {"coordinator"}, "PATCH": {"coordinator"}, "DELETE": {"coordinator"}},
 }
 
 

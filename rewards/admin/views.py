@@ -1,19 +1,37 @@
 """Staff pages: the coordinator's dashboard and finance's home."""
-from flask import Blueprint, render_template
-from sqlalchemy import func
+from datetime import date
+
+from flask import Blueprint, flash, render_template, request
 
 from rewards.accounts.auth import roles_required
-from rewards.extensions import db
-from rewards.referrals.models import STATUSES, Referral
+from rewards.admin import stats
+from rewards.money import format_money
 
 bp = Blueprint("admin", __name__)
+
+
+@bp.app_template_filter("money")
+def money_filter(amount: int, currency: str) -> str:
+    return format_money(amount, currency)
+
+
+def date_arg(name: str) -> date | None:
+    """A YYYY-MM-DD query argument; a malformed one is ignored with a flash saying so."""
+    value = (request.args.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        flash(f"“{value}” is not a date (YYYY-MM-DD): ignored.", "warning")
+        return None
 
 
 @bp.route("/admin")
 @roles_required("coordinator")
 def dashboard():
-    counts = dict(db.session.execute(db.select(Referral.status, func.count()).group_by(Referral.status)).all())
-    return render_template("admin/dashboard.html", counts={s: counts.get(s, 0) for s in STATUSES})
+    period = stats.period_from(request.args.get("days", type=int), date_arg("from"), date_arg("to"))
+    return render_template("admin/dashboard.html", period=period, periods=stats.PERIODS, **stats.dashboard(period))
 
 
 @bp.route("/finance")

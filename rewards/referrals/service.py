@@ -1,7 +1,7 @@
 """Submitting referrals: normalising the referee and refusing what the program does not accept."""
 from sqlalchemy.exc import IntegrityError
 
-from rewards import audit
+from rewards import audit, events
 from rewards.accounts.models import User
 from rewards.contacts import canonical_email, normalize_email, normalize_phone
 from rewards.customers.models import Customer
@@ -37,6 +37,7 @@ def submit_referral(referrer: Customer, referee_email: str, referee_name: str, s
     except IntegrityError:
         raise Conflict("You have already referred this person.", "referee_email") from None
     audit.record("referral.created", referral, {"source": source, "referrer_id": referrer.id})
+    events.referral_created.send(referral)
     return referral
 
 

@@ -1,0 +1,98 @@
+"""The referral pipeline: every referral, filtered, searched and sorted in the database, for staff."""
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import func, or_, select
+
+from rewards.admin.stats import midnight
+from rewards.audit.models import AuditEvent
+from rewards.accounts.models import User
+from rewards.customers.models import Customer
+from rewards.extensions import db
+from rewards.programs.models import Reward
+from rewards.referrals.models import SOURCES, STATUSES, Referral
+from rewards.sales.models import Sale
+
+SORTS = {
+    "newest": ("Newest first", (Referral.created_at.desc(), Referral.id.desc())),
+    "oldest": ("Oldest first", (Referral.created_at.asc(), Referral.id.asc())),
+    "name": ("Name A–Z", (Referral.referee_name.asc(), Referral.id.asc())),
+    "name_desc": ("Name Z–A", (Referral.referee_name.desc(), Referral.id.desc())),
+    "status": ("Status", (Referral.status.asc(), Referral.created_at.desc(), Referral.id.desc())),
+}
+
+
+@dataclass
+class Filters:
+    status: str | None = None
+    source: str | None = None
+    referrer: str | None = None
+    q: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: str = "newest"
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args, date_arg) -> "Filters":
+        """Read the query string; unknown values are dropped and reported, never an error page."""
+        filters = cls(referrer=(args.get("referrer") or "").strip() or None, q=(args.get("q") or "").strip() or None,
+                      date_from=date_arg("date_from"), date_to=date_arg("date_to"))
+        for name, allowed in (("status", STATUSES), ("source", SOURCES), ("sort", tuple(SORTS))):
+            value = args.get(name) or None
+            if value is not None and value not in allowed:
+                filters.problems.append(f"Unknown {name} “{value}”: ignored.")
+                value = None
+            if value is not None:
+                setattr(filters, name, value)
+        return filters
+
+
+def prefix_pattern(text: str) -> str:
+    """A LIKE pattern for "starts with `text`", with LIKE's wildcards taken literally."""
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def referrer_ids(term: str) -> list[int]:
+    """Customers a "referrer" filter names: a customer number, an exact email, or a name or email prefix."""
+    if term.isdigit():
+        return [int(term)]
+    pattern = prefix_pattern(term)
+    return list(db.session.scalars(select(Customer.id).where(or_(
+        func.lower(Customer.name).like(pattern, escape="\\"), Customer.email.like(pattern, escape="\\"))).limit(50)))
+
+
+def pipeline_query(filters: Filters):
+    """Rows of (Referral, referrer name) matching the filters, sorted; each filter is served by an index."""
+    query = select(Referral, Customer.name).join(Customer, Customer.id == Referral.referrer_id)
+    if filters.status:
+        query = query.where(Referral.status == filters.status)
+    if filters.source:
+        query = query.where(Referral.source == filters.source)
+    if filters.referrer:
+        query = query.where(Referral.referrer_id.in_(referrer_ids(filters.referrer) or [-1]))
+    if filters.date_from:
+        query = query.where(Referral.created_at >= midnight(filters.date_from))
+    if filters.date_to:
+        query = query.where(Referral.created_at < midnight(filters.date_to + timedelta(days=1)))
+    if filters.q:
+        pattern = prefix_pattern(filters.q)
+        query = query.where(or_(func.lower(Referral.referee_name).like(pattern, escape="\\"),
+                                Referral.referee_email.like(pattern, escape="\\")))
+    return query.order_by(*SORTS[filters.sort][1])
+
+
+def referral_history(referral_id: int) -> list[tuple[AuditEvent, str | None]]:
+    """Every audit event about the referral, oldest first, with the actor's email."""
+    return db.session.execute(
+        select(AuditEvent, User.email).outerjoin(User, User.id == AuditEvent.actor_user_id)
+        .where(AuditEvent.entity_type == "referrals", AuditEvent.entity_id == referral_id)
+        .order_by(AuditEvent.created_at, AuditEvent.id)).all()
+
+
+def sales_of(referral_id: int) -> list[Sale]:
+    return db.session.scalars(select(Sale).where(Sale.referral_id == referral_id).order_by(Sale.occurred_at)).all()
+
+
+def reward_of(referral_id: int) -> Reward | None:
+    return db.session.scalar(select(Reward).where(Reward.referral_id == referral_id))

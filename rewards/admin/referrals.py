@@ -1,0 +1,51 @@
+"""Staff pages for referrals: the pipeline of all referrals and one referral's detail with notes and history."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from rewards.accounts.auth import roles_required
+from rewards.admin import pipeline, service
+from rewards.admin.paging import capped_page, page_arg, url_args
+from rewards.admin.views import date_arg
+from rewards.errors import DomainError
+from rewards.extensions import db
+from rewards.referrals.models import SOURCES, STATUSES
+from rewards.referrals.service import get_referral
+from rewards.tasks.models import Task
+
+bp = Blueprint("admin_referrals", __name__, url_prefix="/admin/referrals")
+PAGE_SIZE = 50
+
+
+@bp.route("", endpoint="pipeline")
+@roles_required("coordinator", "finance")
+def pipeline_page():
+    filters = pipeline.Filters.from_args(request.args, date_arg)
+    for problem in filters.problems:
+        flash(problem, "warning")
+    page = capped_page(pipeline.pipeline_query(filters), page_arg(), PAGE_SIZE, scalars=False)
+    return render_template("admin/pipeline.html", page=page, filters=filters, statuses=STATUSES, sources=SOURCES,
+                           sorts={key: label for key, (label, _) in pipeline.SORTS.items()}, url_args=url_args)
+
+
+@bp.route("/<int:referral_id>")
+@roles_required("coordinator", "finance")
+def detail(referral_id):
+    referral = get_referral(referral_id)
+    tasks = db.session.scalars(db.select(Task).where(Task.referral_id == referral.id).order_by(Task.id)).all()
+    return render_template("admin/referral.html", referral=referral, history=pipeline.referral_history(referral.id),
+                           notes=service.notes_of(referral.id), sales=pipeline.sales_of(referral.id),
+                           reward=pipeline.reward_of(referral.id), tasks=tasks)
+
+
+@bp.route("/<int:referral_id>/notes", methods=["POST"])
+@roles_required("coordinator")
+def add_note(referral_id):
+    referral = get_referral(referral_id)
+    try:
+        service.add_note(referral, request.form.get("body"), current_user)
+        db.session.commit()
+        flash("Note added.", "success")
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+    return redirect(url_for("admin_referrals.detail", referral_id=referral.id) + "#notes")

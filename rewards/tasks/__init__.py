@@ -1,0 +1,1 @@
+"""The office task board: tasks, their moves between columns, and tasks created by events."""
