@@ -76,7 +76,13 @@ def test_seed_demo_is_safe_to_run_twice(runner):
     assert accounts.authenticate("coordinator@example.com", "refero-demo-2026").role == "coordinator"
 
 
+def _declared_in_models(obj, name, type_, reflected, compare_to):
+    # PostgreSQL-only text_pattern_ops search indexes live in migration 0004 alone (SQLite has no such thing).
+    return not (type_ == "index" and reflected and name.endswith("_prefix"))
+
+
 def test_migrations_build_exactly_the_models_schema(app):
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), db.metadata)
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": _declared_in_models})
+        diff = compare_metadata(context, db.metadata)
     assert diff == []

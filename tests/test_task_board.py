@@ -84,17 +84,17 @@ def test_board_filters_by_assignee_and_marks_overdue_cards(login_as, client):
 
 def test_edit_and_delete_a_task(login_as, pages, client):
     login_as("coordinator")
-    task = _task("Old title")
-    edited = pages.submit(f"/admin/tasks/{task.id}/edit", {"title": "New title", "status": "done",
+    task_id = _task("Old title").id
+    edited = pages.submit(f"/admin/tasks/{task_id}/edit", {"title": "New title", "status": "done",
                                                            "priority": "low", "assignee_id": "None"},
                           follow_redirects=True).get_data(as_text=True)
     assert "Task “New title” saved." in edited and _column(edited, "done") == ["New title"]
-    invalid = pages.submit(f"/admin/tasks/{task.id}/edit", {"title": "", "status": "done", "priority": "low",
+    invalid = pages.submit(f"/admin/tasks/{task_id}/edit", {"title": "", "status": "done", "priority": "low",
                                                             "assignee_id": "None", "referral_id": "999999"})
     assert invalid.status_code == 422
-    deleted = pages.submit(f"/admin/tasks/{task.id}/delete", {}, form_path=f"/admin/tasks/{task.id}/edit",
+    deleted = pages.submit(f"/admin/tasks/{task_id}/delete", {}, form_path=f"/admin/tasks/{task_id}/edit",
                            follow_redirects=True).get_data(as_text=True)
-    assert "Task “New title” deleted." in deleted and db.session.get(Task, task.id) is None
+    assert "Task “New title” deleted." in deleted and db.session.get(Task, task_id) is None
 
 
 def test_unknown_referral_on_the_form_is_shown_as_a_field_error(login_as, pages):
