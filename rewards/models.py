@@ -4,4 +4,4 @@ from rewards.audit.models import AuditEvent  # noqa: F401
 from rewards.customers.models import Customer  # noqa: F401
 from rewards.programs.models import Program, Reward  # noqa: F401
 from rewards.referrals.models import Referral  # noqa: F401
-from rewards.sales.models import Refund, Sale  # noqa: F401
+from rewards.sales.models import Decision, Refund, Sale, StripeEvent  # noqa: F401
