@@ -42,9 +42,9 @@ def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
 
 def insert_once(record) -> bool:
     """Add `record`; False when a unique key says it is already there (a concurrent twin committed first)."""
-    db.session.add(record)
     try:
         with db.session.begin_nested():
+            db.session.add(record)
             db.session.flush()
     except IntegrityError:
         return False
