@@ -60,7 +60,7 @@ class SalesImport(MethodView):
         upload = request.files.get("file")
         if upload is None:
             raise InvalidInput("Upload the CSV as the multipart field `file`.", "file")
-        text = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", errors="replace", newline="")
-        report = import_sales(text, on_batch=db.session.commit)
+        with io.TextIOWrapper(upload.stream, encoding="utf-8-sig", errors="replace", newline="") as text:
+            report = import_sales(text, on_batch=db.session.commit)
         db.session.commit()
         return report

@@ -29,8 +29,7 @@ def _echo_outcomes(counts: dict) -> None:
 def import_command(path, no_revalidate):
     """Import a CSV of sales (header external_id,email,amount,currency,occurred_at[,referral_code,phone])."""
     started = time.perf_counter()
-    with open(path, "rb") as binary, click.progressbar(length=os.path.getsize(path), label="Importing",
-                                                       file=click.get_text_stream("stderr")) as bar:
+    with open(path, "rb") as binary, click.progressbar(length=os.path.getsize(path), label="Importing") as bar:
         text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
         position = {"done": 0, "rows": 0}
 
@@ -58,8 +57,7 @@ def import_command(path, no_revalidate):
 
 def _revalidate(since_sale_id=None):
     started = time.perf_counter()
-    with click.progressbar(length=pending_count(), label="Weighing referrals",
-                           file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=pending_count(), label="Weighing referrals") as bar:
         counts = revalidate(since_sale_id, on_progress=bar.update)
     db.session.commit()
     _echo_outcomes(counts)
