@@ -20,6 +20,9 @@ referrals_cli = AppGroup("referrals", help="Referrals: expiry and re-validation.
 def _echo_outcomes(counts: dict) -> None:
     shown = ", ".join(f"{name} {counts.get(name, 0)}" for name in ("qualified", "review", "rejected", "pending"))
     click.echo(f"Re-weighed: {shown}; rewards granted {counts.get('rewards', 0)}.")
+    if "seconds_deciding" in counts:
+        click.echo(f"Matching, checks and decisions {counts['seconds_deciding']:.1f}s; "
+                   f"granting rewards {counts['seconds_rewarding']:.1f}s.")
 
 
 @sales_cli.command("import")

@@ -3,7 +3,7 @@ import csv
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from rewards import audit
 from rewards.errors import InvalidInput
@@ -93,19 +93,39 @@ def _repeat(report: ImportReport, line: int, same: bool) -> None:
         report.error(line, "external_id: A sale with this external_id was already recorded with different content.")
 
 
-def _insert_statement():
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+COLUMNS = ("external_id", "email", "phone", "amount", "currency", "occurred_at", "referral_code",
+           "payment_fingerprint", "content_hash")
+
+
+def _insert_rows(batch: list) -> list:
+    """Insert the batch, skipping external ids already stored: [(id, external_id)] of the new rows."""
+    if db.engine.dialect.name == "postgresql":
+        return _copy_rows(batch)
     table = Sale.__table__
-    return (dialect.insert(table).on_conflict_do_nothing(index_elements=["external_id"])
-            .returning(table.c.id, table.c.external_id))
+    statement = (sqlite.insert(table).on_conflict_do_nothing(index_elements=["external_id"])
+                 .returning(table.c.id, table.c.external_id))
+    return db.session.execute(statement, [{**row, "source": "csv"} for _, row in batch]).all()
+
+
+def _copy_rows(batch: list) -> list:
+    """PostgreSQL: COPY into a temporary table, then one INSERT … SELECT (many times faster than VALUES lists)."""
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    columns = ", ".join(COLUMNS)
+    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS sales_import AS SELECT {columns} FROM sales WITH NO DATA")
+    cursor.execute("TRUNCATE sales_import")
+    with cursor.copy(f"COPY sales_import ({columns}) FROM STDIN") as copy:
+        for _, row in batch:
+            copy.write_row([row[name] for name in COLUMNS])
+    cursor.execute(f"INSERT INTO sales ({columns}, source, created_at) SELECT {columns}, 'csv', now() "
+                   f"FROM sales_import ON CONFLICT (external_id) DO NOTHING RETURNING id, external_id")
+    return cursor.fetchall()
 
 
 def _store(batch: list, report: ImportReport, on_batch) -> None:
     """Insert a batch in one statement; rows whose external_id exists are duplicates or conflicts."""
     if not batch:
         return
-    inserted = dict((external_id, sale_id) for sale_id, external_id in db.session.execute(
-        _insert_statement(), [{**row, "source": "csv"} for _, row in batch]))
+    inserted = {external_id: sale_id for sale_id, external_id in _insert_rows(batch)}
     report.created += len(inserted)
     if inserted:
         first = min(inserted.values())
@@ -123,6 +143,9 @@ def _store(batch: list, report: ImportReport, on_batch) -> None:
 
 def _apply_waiting_refunds(inserted: dict) -> None:
     """Refunds that arrived before these sales now belong to them."""
+    # Usually there are none: one cheap look saves matching thousands of ids against an empty set.
+    if db.session.scalar(select(Refund.id).where(Refund.sale_id.is_(None)).limit(1)) is None:
+        return
     waiting = db.session.execute(select(Refund.id, Refund.sale_ref).where(
         Refund.sale_id.is_(None), Refund.sale_ref.in_(list(inserted)))).all()
     if waiting:

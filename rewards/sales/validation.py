@@ -2,7 +2,10 @@
 from collections import Counter
 from itertools import groupby
 
+import time
+
 from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
@@ -52,7 +55,7 @@ def weigh(referral_filter, on_progress=None) -> tuple[list, dict]:
     for weighed in results:
         finish_self_check(weighed, cards.get(weighed.referrer_id, set()))
     settle_first_referrer(results)
-    return results, _write(results)
+    return results, _write(results, on_progress)
 
 
 def _referrer_cards(referrer_ids: list) -> dict[int, set]:
@@ -78,7 +81,7 @@ def _latest_decisions(referral_ids: list) -> dict[int, tuple]:
     return latest
 
 
-def _write(results: list) -> dict:
+def _write(results: list, on_progress=None) -> dict:
     """Decisions, status moves, the sale each referral was proved by, audit events; then the rewards."""
     now = utcnow()
     latest = _latest_decisions([w.referral_id for w in results if w.outcome == "pending"])
@@ -106,6 +109,8 @@ def _write(results: list) -> dict:
              "detail": {"sale_id": w.sale_id, "decided_by": "rules"}, "actor_user_id": user_id,
              "actor_api_key_id": api_key_id, "ip": None, "created_at": now} for w in moved])
     db.session.expire_all()
+    if on_progress:
+        on_progress("decided")
     return _grant([w for w in moved if w.outcome == "qualified"])
 
 
@@ -115,7 +120,8 @@ def _grant(qualified: list) -> dict:
     for chunk in _chunks(qualified, 500):
         referrals = {r.id: r for r in db.session.scalars(
             select(Referral).where(Referral.id.in_([w.referral_id for w in chunk])))}
-        sales = {s.id: s for s in db.session.scalars(select(Sale).where(Sale.id.in_([w.sale_id for w in chunk])))}
+        sales = {s.id: s for s in db.session.scalars(select(Sale).options(selectinload(Sale.refunds))
+                                                     .where(Sale.id.in_([w.sale_id for w in chunk])))}
         for weighed in chunk:
             sale = sales[weighed.sale_id]
             reward = grant_reward(referrals[weighed.referral_id], sale)
@@ -156,8 +162,19 @@ def revalidate(since_sale_id: int | None = None, on_progress=None) -> Counter:
             Referral.referee_phone.in_(select(Sale.phone).where(recent, Sale.phone.is_not(None))),
             Referral.referrer_id.in_(select(Customer.id).join(Sale, Sale.referral_code == Customer.referral_code)
                                      .where(recent)))
-    results, rewards = weigh(referral_filter, on_progress)
+    started, marks = time.perf_counter(), {}
+
+    def progress(step):
+        if step == "decided":
+            marks["decided"] = time.perf_counter()
+        elif on_progress:
+            on_progress(step)
+
+    results, rewards = weigh(referral_filter, progress)
     counts = Counter(w.outcome for w in results)
+    decided = marks.get("decided", time.perf_counter())
+    counts["seconds_deciding"] = round(decided - started, 2)
+    counts["seconds_rewarding"] = round(time.perf_counter() - decided, 2)
     counts["rewards"] = sum(1 for reward in rewards.values() if reward is not None)
     return counts
 

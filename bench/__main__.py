@@ -1,0 +1,9 @@
+"""`python -m bench` (make bench): every benchmark in turn."""
+import sys
+
+from bench import bulk, ingest_http
+
+for module in (ingest_http, bulk):
+    sys.argv = [module.__name__]
+    print(f"== {module.__name__}", flush=True)
+    module.main()
