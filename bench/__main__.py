@@ -1,5 +1,9 @@
-"""`python -m bench`: run every benchmark."""
-from bench import staff_pages
+"""`python -m bench` (make bench): every benchmark in turn."""
+import sys
 
-if __name__ == "__main__":
-    staff_pages.main()
+from bench import bulk, ingest_http, staff_pages
+
+for module in (ingest_http, bulk, staff_pages):
+    sys.argv = [module.__name__]
+    print(f"== {module.__name__}", flush=True)
+    module.main()

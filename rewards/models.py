@@ -4,6 +4,6 @@ from rewards.audit.models import AuditEvent  # noqa: F401
 from rewards.customers.models import Customer  # noqa: F401
 from rewards.programs.models import Program, Reward  # noqa: F401
 from rewards.referrals.models import Referral  # noqa: F401
-from rewards.sales.models import Refund, Sale  # noqa: F401
+from rewards.sales.models import Decision, Refund, Sale, StripeEvent  # noqa: F401
 from rewards.admin.models import ReferralNote  # noqa: F401
 from rewards.tasks.models import Task, TaskAutomation  # noqa: F401

@@ -7,6 +7,7 @@ NAV = [
     ("Portal", "portal.home", ("customer",)),
     ("Dashboard", "admin.dashboard", ("coordinator",)),
     ("Referrals", "admin_referrals.pipeline", ("coordinator", "finance")),
+    ("Review", "review.queue", ("coordinator",)),
     ("Customers", "admin_customers.index", ("coordinator", "finance")),
     ("Tasks", "tasks.board", ("coordinator",)),
     ("Audit log", "admin_audit.index", ("coordinator",)),

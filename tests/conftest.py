@@ -68,6 +68,8 @@ class IsolatedClient(FlaskClient):
     database session never leak from the test (or an earlier request) into a request."""
 
     def open(self, *args, **kwargs):
+        if self.preserve_context:  # `with client:` asks to keep the request's context for inspection
+            return super().open(*args, **kwargs)
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context():
             db.session.expire_all()  # the test's own objects see what the request wrote

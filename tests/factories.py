@@ -6,6 +6,7 @@ from rewards.accounts.models import User
 from rewards.customers.models import Customer
 from rewards.customers.service import enroll_customer
 from rewards.extensions import db
+from rewards.programs.models import Program
 from rewards.referrals.models import Referral
 
 PASSWORD = "correct-horse-battery-staple"
@@ -47,3 +48,18 @@ def referral(referrer: Customer | None = None, email=None, status="pending", sou
     db.session.add(r)
     db.session.commit()
     return r
+
+
+def program(currency="usd", reward_type="flat", amount=1000, min_sale_amount=2000, attribution_days=30,
+            hold_days=14, effective_from=None, **kwargs) -> Program:
+    """A program version in force since `effective_from` (default: a year ago)."""
+    from datetime import timedelta
+
+    from rewards.clock import utcnow
+
+    p = Program(name=kwargs.pop("name", "Refer a friend"), currency=currency, reward_type=reward_type,
+                amount=amount, min_sale_amount=min_sale_amount, attribution_days=attribution_days,
+                hold_days=hold_days, effective_from=effective_from or utcnow() - timedelta(days=365), **kwargs)
+    db.session.add(p)
+    db.session.commit()
+    return p

@@ -61,3 +61,40 @@ def test_customer_sees_only_their_own_referrals(api_as, referrer):
     assert api.get(f"/api/v1/referrals/{own.id}").status_code == 200
     listed = api.get("/api/v1/referrals").json
     assert [r["id"] for r in listed] == [own.id]
+
+
+def test_two_identical_submissions_at_once_record_one_referral(postgres, referrer):
+    """The second passes the duplicate check before the first commits; the unique constraint answers it with 409."""
+    import threading
+    import time
+
+    from rewards.errors import Conflict
+    from rewards.extensions import db
+    from rewards.referrals.models import Referral
+    from rewards.referrals.service import submit_referral
+
+    first_flushed, outcomes, referrer_id = threading.Event(), {}, referrer.id
+
+    def submit(name):
+        with postgres.app_context():
+            customer = db.session.get(type(referrer), referrer_id)
+            if name == "second":
+                first_flushed.wait(5)
+            try:
+                submit_referral(customer, "frank@example.com", "Frank", "api")
+                if name == "first":
+                    first_flushed.set()
+                    time.sleep(0.5)  # the second is now blocked on this uncommitted row
+                db.session.commit()
+                outcomes[name] = "created"
+            except Conflict as exc:
+                db.session.rollback()
+                outcomes[name] = exc.message
+
+    threads = [threading.Thread(target=submit, args=(name,)) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert outcomes == {"first": "created", "second": "You have already referred this person."}
+    assert db.session.scalar(db.select(db.func.count(Referral.id))) == 1

@@ -9,7 +9,10 @@ from rewards.customers.service import get_customer, get_customer_by_code
 from rewards.errors import InvalidInput
 from rewards.extensions import db
 from rewards.referrals import service
-from rewards.referrals.schemas import ReferralCreateSchema, ReferralQuerySchema, ReferralSchema
+from rewards.referrals.schemas import (ReferralCreateSchema, ReferralDetailSchema, ReferralQuerySchema,
+                                      ReferralSchema)
+from rewards.sales import review
+from rewards.sales.schemas import RejectSchema
 
 blp = Blueprint("referrals_api", __name__, url_prefix="/api/v1/referrals", description="Who referred whom")
 
@@ -55,7 +58,30 @@ class Referrals(MethodView):
 @blp.route("/<int:referral_id>")
 class ReferralById(MethodView):
     @roles_required("coordinator", "finance", "customer")
-    @blp.response(200, ReferralSchema)
+    @blp.response(200, ReferralDetailSchema)
     def get(self, referral_id):
-        """One referral; another customer's answers 404."""
+        """One referral with its latest decision; another customer's answers 404."""
         return service.get_referral(referral_id, current_user)
+
+
+@blp.route("/<int:referral_id>/approve")
+class ApproveReferral(MethodView):
+    @roles_required("coordinator")
+    @blp.response(200, ReferralDetailSchema)
+    def post(self, referral_id):
+        """Approve a referral in review: it qualifies and earns its reward (409 unless in review)."""
+        referral, _ = review.approve_referral(referral_id, current_user)
+        db.session.commit()
+        return referral
+
+
+@blp.route("/<int:referral_id>/reject")
+class RejectReferral(MethodView):
+    @roles_required("coordinator")
+    @blp.arguments(RejectSchema)
+    @blp.response(200, ReferralDetailSchema)
+    def post(self, data, referral_id):
+        """Reject a pending or flagged referral, with the reason (409 once decided)."""
+        referral = review.reject_referral(referral_id, current_user, data["reason"])
+        db.session.commit()
+        return referral

@@ -35,3 +35,16 @@ class ReferralSchema(ma.Schema):
     status = fields.String()
     source = fields.String()
     created_at = UTCDateTime()
+
+
+class ReferralDetailSchema(ReferralSchema):
+    """One referral with the latest decision on it (null until a sale was weighed)."""
+
+    decision = fields.Method("get_decision", allow_none=True)
+
+    def get_decision(self, referral):
+        from rewards.sales.review import latest_decision
+        from rewards.sales.schemas import DecisionSchema
+
+        decision = latest_decision(referral.id)
+        return DecisionSchema().dump(decision) if decision is not None else None

@@ -29,11 +29,10 @@ def submit_referral(referrer: Customer, referee_email: str, referee_name: str, s
         raise Conflict("You have already referred this person.", "referee_email")
     referral = Referral(referrer_id=referrer.id, referee_email=email, referee_name=name,
                         referee_phone=phone, note=(note or "").strip() or None, source=source)
-    db.session.add(referral)
     try:
-        # The unique constraint settles two identical submissions racing each other.
+        # The unique constraint settles two identical submissions racing each other; only the savepoint is lost.
         with db.session.begin_nested():
-            db.session.flush()
+            db.session.add(referral)
     except IntegrityError:
         raise Conflict("You have already referred this person.", "referee_email") from None
     audit.record("referral.created", referral, {"source": source, "referrer_id": referrer.id})

@@ -1,0 +1,114 @@
+"""Sale ingestion over HTTP: POST /api/v1/sales (validated, weighed) vs a bare Flask insert endpoint,
+both served by gunicorn (2 workers per core) on PostgreSQL and driven by wrk from another process.
+
+    python -m bench.ingest_http [--seconds 20] [--connections 16]
+"""
+import argparse
+import os
+import re
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import psycopg
+
+from bench.common import BIN, ROOT, env_for, flask, measured, scratch_database
+
+LUA = """
+local n = 0
+function setup(thread) n = n + 1; thread:set("tid", n) end
+local counter = 0
+request = function()
+  counter = counter + 1
+  local body = string.format('{"external_id":"t%%d-%%d-%%d","email":"buyer%%d@example.com","amount":5000,'
+    .. '"currency":"usd","occurred_at":"2026-06-01T10:00:00Z"}', tid, counter, math.random(1, 1000000000),
+    counter)
+  return wrk.format("POST", "%s", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}, body)
+end
+"""
+
+
+def prepare(url: str, env: dict) -> str:
+    """Schema, a coordinator's API key, a program and 2,000 referrals the load's first buyers match."""
+    measured(flask("db", "upgrade"), env)
+    subprocess.run(flask("users", "create", "--email", "bench@example.com", "--role", "coordinator"), cwd=ROOT,
+                   env=env, input="bench-password-123\nbench-password-123\n", text=True, check=True,
+                   capture_output=True)
+    key = subprocess.run(flask("api-keys", "create", "--email", "bench@example.com"), cwd=ROOT, env=env,
+                         text=True, check=True, capture_output=True).stdout.strip().splitlines()[-1]
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+        conn.execute("CREATE TABLE bench_bare (id serial PRIMARY KEY, external_id varchar(255) UNIQUE NOT NULL, "
+                     "email varchar(254) NOT NULL, amount integer NOT NULL)")
+        conn.execute("INSERT INTO programs (name, currency, reward_type, amount, min_sale_amount, attribution_days,"
+                     " hold_days, effective_from, active, created_at) VALUES ('Bench', 'usd', 'flat', 1000, 2000,"
+                     " 30, 14, '2025-01-01Z', true, now())")
+        conn.execute("INSERT INTO customers (email, name, referral_code, created_at) SELECT 'ref' || i || "
+                     "'@example.com', 'Referrer', 'code' || i, now() FROM generate_series(1, 200) i")
+        conn.execute("INSERT INTO referrals (referrer_id, referee_email, referee_name, status, source, created_at,"
+                     " updated_at) SELECT (SELECT min(id) FROM customers) + i % 200, 'buyer' || i || "
+                     "'@example.com', 'Buyer', 'pending', 'api', '2026-05-25Z', '2026-05-25Z' "
+                     "FROM generate_series(1, 2000) i")
+    return key
+
+
+def serve(app: str, env: dict, port: int) -> subprocess.Popen:
+    workers = str(2 * os.cpu_count())
+    server = subprocess.Popen([os.path.join(BIN, "gunicorn"), "-w", workers, "-b", f"127.0.0.1:{port}", app],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/nothing-here", timeout=1)
+        except urllib.error.HTTPError:
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit(f"gunicorn {app} did not start")
+
+
+def load(port: int, path: str, key: str, seconds: int, connections: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA % (path, key))
+    try:
+        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
+                              f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rate": rate, "p99": p99, "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    with scratch_database("bench_sales_http") as url:
+        env = env_for(url)
+        key = prepare(url, env)
+        results = {}
+        for name, app, path in (("bare Flask insert", "bench.bare_app:app", "/bare"),
+                                ("POST /api/v1/sales", "wsgi:app", "/api/v1/sales")):
+            server = serve(app, env, 8765)
+            try:
+                results[name] = load(8765, path, key, args.seconds, args.connections)
+            finally:
+                server.terminate()
+                server.wait()
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
+            sales = conn.execute("SELECT count(*) FROM sales").fetchone()[0]
+            qualified = conn.execute("SELECT count(*) FROM referrals WHERE status = 'qualified'").fetchone()[0]
+    print(f"gunicorn {2 * os.cpu_count()} workers, wrk 2 threads {args.connections} connections, "
+          f"{args.seconds}s each, PostgreSQL")
+    for name, result in results.items():
+        print(f"{name:22} {result['rate']:8.0f} requests/s   p99 {result['p99']:>8}   non-2xx {result['non_2xx']}")
+    ratio = results["POST /api/v1/sales"]["rate"] / results["bare Flask insert"]["rate"]
+    print(f"POST /api/v1/sales runs at {ratio:.0%} of the bare endpoint's rate "
+          f"({sales:,} sales stored, {qualified:,} referrals qualified on the way)")
+
+
+if __name__ == "__main__":
+    main()

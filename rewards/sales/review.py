@@ -1,0 +1,107 @@
+"""The coordinator's decisions on flagged referrals, the latest decision of a referral, and expiry."""
+from datetime import timedelta
+
+from sqlalchemy import bindparam, insert, select, update
+
+from rewards import audit
+from rewards.accounts.models import User
+from rewards.audit.models import AuditEvent
+from rewards.audit.service import current_actor
+from rewards.clock import utcnow
+from rewards.errors import Conflict, InvalidInput, NotFound
+from rewards.extensions import db
+from rewards.programs.models import Program, Reward
+from rewards.programs.service import grant_reward, on_sale_refunded
+from rewards.referrals.models import Referral
+from rewards.sales.models import Decision, Sale
+
+
+def latest_decision(referral_id: int) -> Decision | None:
+    return db.session.scalar(select(Decision).filter_by(referral_id=referral_id).order_by(Decision.id.desc())
+                             .limit(1))
+
+
+def latest_decisions(referral_ids: list) -> dict[int, Decision]:
+    """The newest decision of each referral, in one query (the review queue lists many)."""
+    if not referral_ids:
+        return {}
+    newest = select(db.func.max(Decision.id)).where(Decision.referral_id.in_(referral_ids)).group_by(
+        Decision.referral_id)
+    return {d.referral_id: d for d in db.session.scalars(select(Decision).where(Decision.id.in_(newest)))}
+
+
+def review_queue_query():
+    """Referrals a fraud check flagged, oldest first: the coordinator decides them."""
+    return select(Referral).where(Referral.status == "review").order_by(Referral.updated_at, Referral.id)
+
+
+def _locked(referral_id: int) -> Referral:
+    referral = db.session.scalar(select(Referral).where(Referral.id == referral_id).with_for_update())
+    if referral is None:
+        raise NotFound("No such referral.")
+    db.session.refresh(referral)
+    return referral
+
+
+def approve_referral(referral_id: int, user: User) -> tuple[Referral, Reward | None]:
+    """A coordinator approves a flagged referral (not committed): it qualifies and earns its reward."""
+    referral = _locked(referral_id)
+    if referral.status != "review" or not referral.can_move_to("qualified"):
+        raise Conflict(f"Only a referral in review can be approved; this one is {referral.status}.")
+    previous = latest_decision(referral.id)
+    sale = db.session.get(Sale, previous.sale_id) if previous and previous.sale_id else None
+    if sale is None:
+        raise Conflict("This referral has no sale to qualify with.")
+    referral.status = "qualified"
+    db.session.add(Decision(referral_id=referral.id, sale_id=sale.id, outcome="qualified",
+                            checks=previous.checks, decided_by_id=user.id,
+                            reason="Approved by a coordinator after review."))
+    audit.record("referral.approved", referral, {"sale_id": sale.id})
+    db.session.flush()
+    reward = grant_reward(referral, sale)
+    if reward is not None and sale.refunds:
+        on_sale_refunded(sale)
+    return referral, reward
+
+
+def reject_referral(referral_id: int, user: User, reason: str) -> Referral:
+    """A coordinator rejects a referral with a reason (not committed)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Give the reason for rejecting.", "reason")
+    referral = _locked(referral_id)
+    if not referral.can_move_to("rejected"):
+        raise Conflict(f"A referral that is {referral.status} cannot be rejected.")
+    previous = latest_decision(referral.id)
+    referral.status = "rejected"
+    db.session.add(Decision(referral_id=referral.id, sale_id=previous.sale_id if previous else None,
+                            outcome="rejected", checks=previous.checks if previous else [],
+                            decided_by_id=user.id, reason=reason))
+    audit.record("referral.rejected", referral, {"reason": reason})
+    db.session.flush()
+    return referral
+
+
+def expire_referrals(now=None) -> int:
+    """Pending referrals past every program's attribution window become expired (not committed); how many."""
+    now = now or utcnow()
+    longest = db.session.scalar(select(db.func.max(Program.attribution_days)).where(Program.active.is_(True)))
+    if longest is None:
+        return 0
+    query = (select(Referral.id).where(Referral.status == "pending",
+                                       Referral.created_at < now - timedelta(days=longest)))
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(query))
+    if not ids:
+        return 0
+    table = Referral.__table__
+    db.session.execute(update(table).where(table.c.id == bindparam("rid"), table.c.status == "pending")
+                       .values(status="expired", updated_at=now), [{"rid": rid} for rid in ids])
+    user_id, api_key_id = current_actor()
+    db.session.execute(insert(AuditEvent.__table__), [
+        {"action": "referral.expired", "entity_type": "referrals", "entity_id": rid,
+         "detail": {"attribution_days": longest}, "actor_user_id": user_id, "actor_api_key_id": api_key_id,
+         "ip": None, "created_at": now} for rid in ids])
+    db.session.expire_all()
+    return len(ids)

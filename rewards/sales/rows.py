@@ -1,0 +1,79 @@
+"""One sale's reported fields, cleaned the same way whichever door it came through, and its content hash."""
+import hashlib
+import re
+from datetime import datetime, timezone
+
+from rewards.contacts import normalize_email, normalize_phone
+from rewards.errors import InvalidInput
+
+# Plain ASCII addresses (nearly all of them) normalise to their lower-case form; checking them with a
+# regex keeps a million-row import fast. Anything else goes through email_validator.
+_PLAIN_EMAIL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                          r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CURRENCY = re.compile(r"^[a-z]{3}$")
+MAX_AMOUNT = 10**13
+
+
+def clean_email(value: str | None) -> str:
+    value = (value or "").strip().lower()
+    if len(value) <= 254 and _PLAIN_EMAIL.match(value):
+        return value
+    return normalize_email(value)
+
+
+def clean_amount(value, field: str = "amount") -> int:
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit():
+            raise InvalidInput("Amount must be a whole number of minor units (cents), e.g. 1999.", field)
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
+        raise InvalidInput("Amount must be a whole number of minor units (cents), e.g. 1999.", field)
+    return value
+
+
+def clean_time(value, field: str = "occurred_at") -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput("Time must be ISO 8601 with an offset, e.g. 2026-03-01T10:00:00Z.", field) from None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidInput("Time must be ISO 8601 with an offset, e.g. 2026-03-01T10:00:00Z.", field)
+    return value.astimezone(timezone.utc)
+
+
+def clean_sale(fields: dict) -> dict:
+    """The sale's columns from reported fields; raises InvalidInput naming the first bad field."""
+    external_id = (fields.get("external_id") or "").strip()
+    if not external_id or len(external_id) > 255:
+        raise InvalidInput("external_id is required (at most 255 characters).", "external_id")
+    currency = (fields.get("currency") or "").strip()
+    if not _CURRENCY.match(currency):
+        raise InvalidInput("Currency must be a lower-case ISO 4217 code, e.g. usd.", "currency")
+    code = (fields.get("referral_code") or "").strip() or None
+    if code is not None and len(code) > 32:
+        raise InvalidInput("Not a referral code.", "referral_code")
+    fingerprint = (fields.get("payment_fingerprint") or "").strip() or None
+    if fingerprint is not None and len(fingerprint) > 255:
+        raise InvalidInput("payment_fingerprint is at most 255 characters.", "payment_fingerprint")
+    row = {
+        "external_id": external_id,
+        "email": clean_email(fields.get("email")),
+        "amount": clean_amount(fields.get("amount")),
+        "currency": currency,
+        "occurred_at": clean_time(fields.get("occurred_at")),
+        "referral_code": code,
+        "phone": normalize_phone(fields.get("phone")),
+        "payment_fingerprint": fingerprint,
+    }
+    row["content_hash"] = content_hash(row)
+    return row
+
+
+def content_hash(row: dict) -> str:
+    """What makes a report "the same sale again": every reported field, not the external id."""
+    parts = (row["email"], row.get("phone") or "", str(row["amount"]), row["currency"],
+             row["occurred_at"].astimezone(timezone.utc).isoformat(), row.get("referral_code") or "",
+             row.get("payment_fingerprint") or "")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

@@ -1,0 +1,112 @@
+"""Recording sales and refunds, each once, and weighing every new sale against the referrals it may prove."""
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from rewards import audit
+from rewards.errors import Conflict, InvalidInput, NotFound
+from rewards.extensions import db
+from rewards.programs.models import Reward
+from rewards.programs.service import on_sale_refunded
+from rewards.sales.models import Refund, Sale
+from rewards.sales.rows import clean_sale
+from rewards.sales.validation import weigh_sale
+
+
+def get_sale(external_id: str) -> Sale:
+    sale = db.session.scalar(select(Sale).filter_by(external_id=external_id))
+    if sale is None:
+        raise NotFound("No sale with this external_id.", "external_id")
+    return sale
+
+
+def reward_for_sale(sale: Sale) -> Reward | None:
+    return db.session.scalar(select(Reward).filter_by(sale_id=sale.id))
+
+
+def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
+    """Store a reported sale once (not committed): (sale, created, reward earned).
+
+    The same external_id with the same content is a harmless repeat; with other content, a Conflict.
+    """
+    row = clean_sale(fields)
+    existing = db.session.scalar(select(Sale).filter_by(external_id=row["external_id"]))
+    if existing is None:
+        sale = Sale(**row, source=source)
+        if insert_once(sale):
+            return sale, True, land_sale(sale)
+        existing = db.session.scalar(select(Sale).filter_by(external_id=row["external_id"]))
+    if existing.content_hash != row["content_hash"]:
+        raise Conflict("A sale with this external_id was already recorded with different content.", "external_id")
+    return existing, False, reward_for_sale(existing)
+
+
+def insert_once(record) -> bool:
+    """Add `record`; False when a unique key says it is already there (a concurrent twin committed first)."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(record)
+            db.session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def land_sale(sale: Sale) -> Reward | None:
+    """After a new sale is stored: audit it, apply refunds that came first, weigh it; the reward it earned."""
+    audit.record("sale.recorded", sale, {"external_id": sale.external_id, "source": sale.source,
+                                         "amount": sale.amount, "currency": sale.currency})
+    refs = [ref for ref in (sale.external_id, sale.stripe_payment_intent) if ref]
+    waiting = db.session.scalars(select(Refund).where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs))).all()
+    for refund in waiting:
+        refund.sale_id = sale.id
+        audit.record("refund.applied", refund, {"sale_id": sale.id})
+    if waiting:
+        db.session.flush()
+        db.session.expire(sale, ["refunds"])
+    return weigh_sale(sale)
+
+
+def find_sale_by_ref(sale_ref: str) -> Sale | None:
+    """The sale a refund names: by its external id or its Stripe PaymentIntent."""
+    return db.session.scalar(select(Sale).where(
+        or_(Sale.external_id == sale_ref, Sale.stripe_payment_intent == sale_ref)).limit(1))
+
+
+def record_refund(sale_ref: str, external_id: str, amount: int, source: str,
+                  strict: bool = True) -> tuple[Refund, bool]:
+    """Store a refund once (not committed): (refund, created). Kept unapplied until its sale lands.
+
+    `strict` refuses a refund larger than what is left of the sale (an API caller's mistake); Stripe's
+    own figures are taken as they come.
+    """
+    external_id = (external_id or "").strip()
+    if not external_id or len(external_id) > 255:
+        raise InvalidInput("external_id is required (at most 255 characters).", "external_id")
+    if amount <= 0:
+        raise InvalidInput("A refund's amount must be positive.", "amount")
+    existing = db.session.scalar(select(Refund).filter_by(external_id=external_id))
+    if existing is None:
+        sale = find_sale_by_ref(sale_ref)
+        if sale is not None and strict and amount > sale.amount - sale.refunded_amount:
+            raise InvalidInput("The refund is larger than what is left of the sale.", "amount")
+        refund = Refund(external_id=external_id, sale_id=sale.id if sale else None, sale_ref=sale_ref,
+                        amount=amount, source=source)
+        if insert_once(refund):
+            audit.record("refund.recorded", refund, {"sale_ref": sale_ref, "amount": amount,
+                                                     "applied": sale is not None})
+            if sale is not None:
+                db.session.expire(sale, ["refunds"])
+                on_sale_refunded(sale)
+            return refund, True
+        existing = db.session.scalar(select(Refund).filter_by(external_id=external_id))
+    if existing.amount != amount or existing.sale_ref != sale_ref:
+        raise Conflict("A refund with this external_id was already recorded with different content.", "external_id")
+    return existing, False
+
+
+def refunded_total(sale_ref: str) -> int:
+    """What has been refunded of the sale `sale_ref` names, applied or still waiting for it."""
+    sale = find_sale_by_ref(sale_ref)
+    condition = Refund.sale_ref == sale_ref if sale is None else or_(Refund.sale_ref == sale_ref,
+                                                                      Refund.sale_id == sale.id)
+    return db.session.scalar(select(db.func.coalesce(db.func.sum(Refund.amount), 0)).where(condition))

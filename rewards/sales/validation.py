@@ -1,0 +1,193 @@
+"""Running the checks (for one new sale, or re-validating pending referrals) and writing the decisions in bulk."""
+from collections import Counter
+from itertools import groupby
+
+import time
+
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.orm import selectinload
+
+from rewards.audit.models import AuditEvent
+from rewards.audit.service import current_actor
+from rewards.clock import utcnow
+from rewards.customers.models import Customer
+from rewards.events import referral_needs_review
+from rewards.extensions import db
+from rewards.programs.service import grant_reward, on_sale_refunded
+from rewards.referrals.models import Referral
+from rewards.sales.checks import (STREAM_BATCH, ProgramsInForce, evaluate, finish_self_check, pairs_query,
+                                  settle_first_referrer)
+from rewards.sales.models import Decision, Sale
+
+CHUNK = 1000
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _lock_pending(referral_filter) -> bool:
+    """Lock the pending referrals in question (PostgreSQL), so two workers never decide one referral twice."""
+    query = select(Referral.id).where(Referral.status == "pending", referral_filter).order_by(Referral.id)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return db.session.execute(query).first() is not None
+
+
+def weigh(referral_filter, on_progress=None) -> tuple[list, dict]:
+    """Weigh the pending referrals matching `referral_filter` against the stored sales (not committed).
+
+    Returns the verdicts and the rewards granted, by referral id.
+    """
+    db.session.flush()
+    if not _lock_pending(referral_filter):
+        return [], {}
+    programs = ProgramsInForce()
+    results = []
+    rows = db.session.execute(pairs_query(referral_filter), execution_options={"yield_per": STREAM_BATCH})
+    for _, group in groupby(rows, key=lambda row: row[0]):
+        weighed = evaluate(list(group), programs)
+        if weighed is not None:
+            results.append(weighed)
+        if on_progress:
+            on_progress(1)
+    cards = _referrer_cards(sorted({w.referrer_id for w in results if w.sale_fingerprint}))
+    for weighed in results:
+        finish_self_check(weighed, cards.get(weighed.referrer_id, set()))
+    settle_first_referrer(results)
+    return results, _write(results, on_progress)
+
+
+def _referrer_cards(referrer_ids: list) -> dict[int, set]:
+    """Payment fingerprints each referrer has paid with (their own sales, by email or phone)."""
+    cards: dict[int, set] = {}
+    join = or_(Sale.email == Customer.email, and_(Customer.phone.is_not(None), Sale.phone == Customer.phone))
+    for chunk in _chunks(referrer_ids):
+        rows = db.session.execute(select(Customer.id, Sale.payment_fingerprint).join(Sale, join)
+                                  .where(Customer.id.in_(chunk), Sale.payment_fingerprint.is_not(None)))
+        for customer_id, fingerprint in rows:
+            cards.setdefault(customer_id, set()).add(fingerprint)
+    return cards
+
+
+def _latest_decisions(referral_ids: list) -> dict[int, tuple]:
+    latest = {}
+    for chunk in _chunks(referral_ids):
+        newest = (select(db.func.max(Decision.id)).where(Decision.referral_id.in_(chunk))
+                  .group_by(Decision.referral_id))
+        for referral_id, sale_id, outcome in db.session.execute(
+                select(Decision.referral_id, Decision.sale_id, Decision.outcome).where(Decision.id.in_(newest))):
+            latest[referral_id] = (sale_id, outcome)
+    return latest
+
+
+def _write(results: list, on_progress=None) -> dict:
+    """Decisions, status moves, the sale each referral was proved by, audit events; then the rewards."""
+    now = utcnow()
+    latest = _latest_decisions([w.referral_id for w in results if w.outcome == "pending"])
+    # A pending verdict already recorded for the same sale is not news: re-validation stays quiet.
+    new = [w for w in results if w.outcome != "pending" or latest.get(w.referral_id) != (w.sale_id, "pending")]
+    moved = [w for w in new if w.outcome != "pending"]
+    if new:
+        db.session.execute(insert(Decision.__table__), [
+            {"referral_id": w.referral_id, "sale_id": w.sale_id, "outcome": w.outcome, "checks": w.checks,
+             "reason": None, "decided_by_id": None, "decided_at": now} for w in new])
+    if moved:
+        referrals = Referral.__table__
+        db.session.execute(
+            update(referrals).where(referrals.c.id == bindparam("rid"), referrals.c.status == "pending")
+            .values(status=bindparam("new_status"), updated_at=now),
+            [{"rid": w.referral_id, "new_status": w.outcome} for w in moved])
+        sales = Sale.__table__
+        db.session.execute(
+            update(sales).where(sales.c.id == bindparam("sid"), sales.c.referral_id.is_(None))
+            .values(referral_id=bindparam("rid")),
+            [{"sid": w.sale_id, "rid": w.referral_id} for w in moved if w.outcome != "rejected"])
+        user_id, api_key_id = current_actor()
+        db.session.execute(insert(AuditEvent.__table__), [
+            {"action": f"referral.{w.outcome}", "entity_type": "referrals", "entity_id": w.referral_id,
+             "detail": {"sale_id": w.sale_id, "decided_by": "rules"}, "actor_user_id": user_id,
+             "actor_api_key_id": api_key_id, "ip": None, "created_at": now} for w in moved])
+    db.session.expire_all()
+    _announce_reviews([w for w in moved if w.outcome == "review"])
+    if on_progress:
+        on_progress("decided")
+    return _grant([w for w in moved if w.outcome == "qualified"])
+
+
+def _announce_reviews(for_review: list) -> None:
+    """Tell the rest of the app (the task board) which referrals now wait for a coordinator, and why."""
+    reasons = {w.referral_id: " ".join(c["detail"] for c in w.checks if not c["passed"]) for w in for_review}
+    for chunk in _chunks(list(reasons)):
+        for referral in db.session.scalars(select(Referral).where(Referral.id.in_(chunk))):
+            referral_needs_review.send(referral, reason=reasons[referral.id] or None)
+
+
+def _grant(qualified: list) -> dict:
+    """A reward for each referral that just qualified (through the programs package's own rules)."""
+    rewards = {}
+    for chunk in _chunks(qualified, 500):
+        referrals = {r.id: r for r in db.session.scalars(
+            select(Referral).where(Referral.id.in_([w.referral_id for w in chunk])))}
+        sales = {s.id: s for s in db.session.scalars(select(Sale).options(selectinload(Sale.refunds))
+                                                     .where(Sale.id.in_([w.sale_id for w in chunk])))}
+        for weighed in chunk:
+            sale = sales[weighed.sale_id]
+            reward = grant_reward(referrals[weighed.referral_id], sale)
+            if reward is not None and sale.refunds:
+                on_sale_refunded(sale)
+            rewards[weighed.referral_id] = reward
+    return rewards
+
+
+def buyer_filter(sale: Sale):
+    """Pending referrals whose referee may be this sale's buyer: same email, same phone, or the code's referrer."""
+    terms = []
+    if sale.email:
+        terms.append(Referral.referee_email == sale.email)
+    if sale.phone:
+        terms.append(Referral.referee_phone == sale.phone)
+    if sale.referral_code:
+        terms.append(Referral.referrer_id.in_(select(Customer.id).where(Customer.referral_code == sale.referral_code)))
+    return or_(*terms) if terms else None
+
+
+def weigh_sale(sale: Sale):
+    """Weigh a sale that just landed against the referrals it may prove; the reward it earned, if any."""
+    referral_filter = buyer_filter(sale)
+    if referral_filter is None:
+        return None
+    _, rewards = weigh(referral_filter)
+    return next((reward for reward in rewards.values() if reward is not None and reward.sale_id == sale.id), None)
+
+
+def revalidate(since_sale_id: int | None = None, on_progress=None) -> Counter:
+    """Re-weigh every pending referral (or those a sale with id >= since_sale_id may prove); counts by outcome."""
+    referral_filter = Referral.id.is_not(None)
+    if since_sale_id is not None:
+        recent = Sale.id >= since_sale_id
+        referral_filter = or_(
+            Referral.referee_email.in_(select(Sale.email).where(recent)),
+            Referral.referee_phone.in_(select(Sale.phone).where(recent, Sale.phone.is_not(None))),
+            Referral.referrer_id.in_(select(Customer.id).join(Sale, Sale.referral_code == Customer.referral_code)
+                                     .where(recent)))
+    started, marks = time.perf_counter(), {}
+
+    def progress(step):
+        if step == "decided":
+            marks["decided"] = time.perf_counter()
+        elif on_progress:
+            on_progress(step)
+
+    results, rewards = weigh(referral_filter, progress)
+    counts = Counter(w.outcome for w in results)
+    decided = marks.get("decided", time.perf_counter())
+    counts["seconds_deciding"] = round(decided - started, 2)
+    counts["seconds_rewarding"] = round(time.perf_counter() - decided, 2)
+    counts["rewards"] = sum(1 for reward in rewards.values() if reward is not None)
+    return counts
+
+
+def pending_count() -> int:
+    return db.session.scalar(select(db.func.count()).select_from(Referral).where(Referral.status == "pending"))

@@ -1,0 +1,125 @@
+"""Review queue: flagged referrals decided by a coordinator (API and page); expiry; re-validation."""
+from datetime import timedelta
+
+import pytest
+
+from rewards.audit.models import AuditEvent
+from rewards.clock import utcnow
+from rewards.extensions import db
+from rewards.programs.models import Reward
+from rewards.referrals.models import Referral
+from rewards.sales.models import Decision, Sale
+from tests import factories
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def flagged(app):
+    """A referral in review: the buyer paid with the referrer's own card."""
+    factories.program(min_sale_amount=1000)
+    referrer = factories.customer(email="rita@example.com")
+    referral = factories.referral(referrer, email="frank@example.com", created_at=utcnow() - timedelta(days=2))
+    for external_id, email, when in (("rita-own", "rita@example.com", utcnow() - timedelta(days=50)),
+                                     ("frank-1", "frank@example.com", utcnow())):
+        db.session.add(Sale(external_id=external_id, email=email, amount=5000, currency="usd", occurred_at=when,
+                            payment_fingerprint="card-rita", source="api"))
+    db.session.commit()
+    from rewards.sales.validation import revalidate
+    revalidate()
+    db.session.commit()
+    assert db.session.get(Referral, referral.id).status == "review"
+    return referral
+
+
+def test_coordinator_approves_by_api_and_the_reward_is_granted(api_as, flagged):
+    api = api_as("coordinator")
+    r = api.post(f"/api/v1/referrals/{flagged.id}/approve")
+    assert r.status_code == 200, r.json
+    assert r.json["status"] == "qualified"
+    assert r.json["decision"]["outcome"] == "qualified" and r.json["decision"]["decided_by"] == api.user.email
+    assert db.session.scalar(db.select(Reward)).referral_id == flagged.id
+    assert api.post(f"/api/v1/referrals/{flagged.id}/approve").status_code == 409
+    assert api.post(f"/api/v1/referrals/{flagged.id}/reject", json={"reason": "x"}).status_code == 409
+
+
+def test_coordinator_rejects_with_a_reason(api_as, flagged):
+    api = api_as("coordinator")
+    assert api.post(f"/api/v1/referrals/{flagged.id}/reject", json={}).status_code == 422
+    r = api.post(f"/api/v1/referrals/{flagged.id}/reject", json={"reason": "Same household card."})
+    assert r.status_code == 200
+    assert r.json["status"] == "rejected" and r.json["decision"]["reason"] == "Same household card."
+    assert db.session.scalar(db.select(Reward)) is None
+    actions = db.session.scalars(db.select(AuditEvent.action).where(AuditEvent.entity_id == flagged.id)).all()
+    assert "referral.review" in actions and "referral.rejected" in actions
+
+
+@pytest.mark.parametrize("role, status", [("finance", 403), ("customer", 403)])
+def test_only_coordinators_decide(api_as, flagged, role, status):
+    assert api_as(role).post(f"/api/v1/referrals/{flagged.id}/approve").status_code == status
+    assert api_as("coordinator").post("/api/v1/referrals/999999/approve").status_code == 404
+
+
+def test_pending_referral_cannot_be_approved(api_as, app):
+    referral = factories.referral()
+    assert api_as("coordinator").post(f"/api/v1/referrals/{referral.id}/approve").status_code == 409
+
+
+def test_review_page_lists_checks_and_decides_through_csrf_forms(client, login_as, flagged):
+    login_as("coordinator")
+    page = client.get("/admin/review").get_data(as_text=True)
+    assert f"Referral #{flagged.id}" in page and "same payment fingerprint" in page
+    token = csrf_token(page)
+    assert client.post(f"/admin/review/{flagged.id}/reject", data={"reason": "x"}).status_code == 400
+    r = client.post(f"/admin/review/{flagged.id}/reject", data={"reason": "Looks like one person.",
+                                                                "csrf_token": token})
+    assert r.status_code == 302
+    assert db.session.get(Referral, flagged.id).status == "rejected"
+    decision = db.session.scalar(db.select(Decision).order_by(Decision.id.desc()))
+    assert decision.reason == "Looks like one person." and decision.decided_by_id is not None
+    assert "Nothing to review." in client.get("/admin/review").get_data(as_text=True)
+
+
+def test_review_page_approve(client, login_as, flagged):
+    login_as("coordinator")
+    token = csrf_token(client.get("/admin/review").get_data(as_text=True))
+    client.post(f"/admin/review/{flagged.id}/approve", data={"csrf_token": token})
+    assert db.session.get(Referral, flagged.id).status == "qualified"
+
+
+def test_review_page_is_for_coordinators(client, login_as, app):
+    login_as("finance")
+    assert client.get("/admin/review").status_code == 403
+
+
+def test_expire_cli_and_task(runner, app):
+    factories.program(attribution_days=30)
+    old = factories.referral(created_at=utcnow() - timedelta(days=31))
+    fresh = factories.referral(created_at=utcnow() - timedelta(days=29))
+    decided = factories.referral(created_at=utcnow() - timedelta(days=40), status="qualified")
+    result = runner.invoke(args=["referrals", "expire"])
+    assert result.exit_code == 0 and "Expired 1 referral." in result.output
+    db.session.expire_all()
+    assert [db.session.get(Referral, r.id).status for r in (old, fresh, decided)] == \
+        ["expired", "pending", "qualified"]
+    from rewards.sales.tasks import expire_referrals_task
+    from rewards.extensions import celery
+    assert expire_referrals_task.delay().get() == 0
+    assert celery.conf.beat_schedule["expire-referrals"]["task"] == "rewards.sales.expire_referrals"
+
+
+def test_revalidate_cli_reweighs_pending_referrals_after_a_program_change(runner, app):
+    referral = factories.referral(email="frank@example.com", created_at=utcnow() - timedelta(days=2))
+    db.session.add(Sale(external_id="s1", email="frank@example.com", amount=5000, currency="usd",
+                        occurred_at=utcnow(), source="csv"))
+    db.session.commit()
+    first = runner.invoke(args=["referrals", "revalidate"])
+    assert first.exit_code == 0 and "qualified 0" in first.output and "pending 1" in first.output
+    factories.program(effective_from=utcnow() - timedelta(days=10))
+    second = runner.invoke(args=["referrals", "revalidate"])
+    assert "qualified 1" in second.output and "rewards granted 1" in second.output, second.output
+    db.session.expire_all()
+    assert db.session.get(Referral, referral.id).status == "qualified"
+    assert db.session.scalar(db.select(Sale)).referral_id == referral.id
+    assert "qualified 0" in runner.invoke(args=["referrals", "revalidate"]).output
+    # A pending verdict is written once per sale, not once per run.
+    assert db.session.scalar(db.select(db.func.count()).select_from(Decision)) == 2
