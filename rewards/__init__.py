@@ -61,5 +61,7 @@ def register_errorhandlers(app):
 
 def register_commands(app):
     from rewards.cli import register_cli
+    from rewards.ledger.cli import ledger_cli
 
     register_cli(app)
+    app.cli.add_command(ledger_cli)
