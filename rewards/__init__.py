@@ -43,12 +43,14 @@ def register_blueprints(app):
     from rewards.customers.api import blp as customers_api
     from rewards.extensions import api, csrf
     from rewards.portal.views import bp as portal_bp
+    from rewards.programs.api import balances_blp, programs_blp, rewards_blp
+    from rewards.programs.views import bp as programs_pages
     from rewards.referrals.api import blp as referrals_api
 
-    for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp):
+    for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, programs_pages):
         app.register_blueprint(blueprint)
     # The JSON API authenticates with API keys, not cookies, so CSRF tokens do not apply to it.
-    for blueprint in (customers_api, referrals_api):
+    for blueprint in (customers_api, referrals_api, programs_blp, rewards_blp, balances_blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
 

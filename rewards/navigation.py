@@ -6,6 +6,7 @@ from flask_login import current_user
 NAV = [
     ("Portal", "portal.home", ("customer",)),
     ("Dashboard", "admin.dashboard", ("coordinator",)),
+    ("Programs", "programs.index", ("coordinator",)),
     ("Finance", "admin.finance", ("finance",)),
     ("Password", "accounts.change_password", ("coordinator", "finance", "customer")),
 ]
