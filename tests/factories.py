@@ -79,8 +79,8 @@ def sale(referral=None, amount=10000, currency="usd", occurred_at=None, **kwargs
     from rewards.sales.models import Sale
 
     number = next(_seq)
-    s = Sale(external_id=kwargs.pop("external_id", f"sale-{number}"), email=kwargs.pop("email", f"buyer{number}@example.com"),
-             amount=amount, currency=currency, source=kwargs.pop("source", "api"),
+    s = Sale(external_id=kwargs.pop("external_id", f"sale-{number}"),
+             email=kwargs.pop("email", f"buyer{number}@example.com"), amount=amount, currency=currency, source=kwargs.pop("source", "api"),
              occurred_at=occurred_at or datetime(2026, 3, 1, 12, tzinfo=timezone.utc),
              referral_id=referral.id if referral else None, **kwargs)
     db.session.add(s)
@@ -100,8 +100,11 @@ def qualify(referral, s):
 
 
 def rewarded_sale(referrer=None, amount=10000, currency="usd", occurred_at=None):
-    """A referral of `referrer` qualified by a new sale; returns the reward (None without a program)."""
-    r = referral(referrer)
+    """A referral of `referrer`, made the day before, qualified by a new sale; returns the reward (or None)."""
+    from datetime import datetime, timedelta, timezone
+
+    occurred_at = occurred_at or datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    r = referral(referrer, created_at=occurred_at - timedelta(days=1))
     return qualify(r, sale(r, amount=amount, currency=currency, occurred_at=occurred_at))
 
 

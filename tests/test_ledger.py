@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, InternalError
+from sqlalchemy.exc import IntegrityError
 
 from rewards.errors import Conflict, InvalidInput
 from rewards.extensions import db
@@ -34,7 +34,8 @@ def test_post_refuses_legs_that_do_not_sum_to_zero_per_currency(referrer):
     with pytest.raises(UnbalancedTransaction):
         post("earn", [Leg(expense_account("usd"), -100), Leg(earned, 99)])
     with pytest.raises(UnbalancedTransaction):  # balanced in total, but not per currency
-        post("earn", [Leg(expense_account("usd"), -100), Leg(referrer_account("referrer_earned", referrer.id, "eur"), 100)])
+        post("earn", [Leg(expense_account("usd"), -100),
+                      Leg(referrer_account("referrer_earned", referrer.id, "eur"), 100)])
     assert post("noop", [Leg(earned, 0)]) is None
     assert db.session.scalar(sa.select(sa.func.count(LedgerTransaction.id))) == 0
 

@@ -68,7 +68,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(who=st.integers(0, 1), currency=currencies, amount=st.integers(0, 100000), day=days,
           flagged=st.booleans())
     def referred_sale(self, who, currency, amount, day, flagged):
-        referral = factories.referral(db.session.get(Customer, self.referrers[who]), status="review" if flagged else "pending")
+        referrer = db.session.get(Customer, self.referrers[who])
+        referral = factories.referral(referrer, status="review" if flagged else "pending")
         sale = factories.sale(referral, amount=amount, currency=currency, occurred_at=START + timedelta(days=day))
         self.sales.append(sale.id)
         if flagged:

@@ -4,7 +4,7 @@ from datetime import timezone
 from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
-from wtforms import (DateField, DateTimeLocalField, IntegerField, SelectField, StringField, SubmitField,
+from wtforms import (DateField, SelectChoice, DateTimeLocalField, IntegerField, SelectField, StringField, SubmitField,
                      TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -21,7 +21,7 @@ def optional_amount(label):
 
 class RulesForm(FlaskForm):
     currency = StringField("Currency (ISO code, e.g. usd)", validators=[DataRequired(), Length(min=3, max=3)])
-    reward_type = SelectField("Reward type", choices=[(t, t) for t in REWARD_TYPES])
+    reward_type = SelectField("Reward type", choices=[SelectChoice(t) for t in REWARD_TYPES])
     amount = optional_amount("Flat amount")
     percent = StringField("Percent of the sale (e.g. 12.5)", validators=[Optional(), Length(max=12)])
     min_sale_amount = IntegerField(f"Minimum sale ({MINOR})", default=0,
@@ -36,7 +36,8 @@ class RulesForm(FlaskForm):
 
 class ProgramForm(RulesForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    hold_days = IntegerField("Hold period (days)", default=30, validators=[InputRequired(), NumberRange(min=0, max=3650)])
+    hold_days = IntegerField("Hold period (days)", default=30,
+                             validators=[InputRequired(), NumberRange(min=0, max=3650)])
     referee_coupon_code = StringField("Coupon code for the new customer (optional)",
                                       validators=[Optional(), Length(max=64)])
     referee_credit_amount = optional_amount("Credit for the new customer")
