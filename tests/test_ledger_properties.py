@@ -30,6 +30,7 @@ currencies = st.sampled_from(("usd", "usd", "usd", "jpy"))  # mostly one, so his
 days = st.integers(min_value=0, max_value=760)
 percent = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("100"), places=2)
 optional_money = st.none() | st.integers(min_value=1, max_value=6000)
+refund_share = st.just(100) | st.integers(1, 100)  # full refunds often: a flat reward only shrinks on those
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -47,8 +48,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @initialize()
     def first_programs(self):
-        for currency in CURRENCIES:
-            factories.program(currency=currency, amount=1000, effective_from=START)
+        factories.program(currency="usd", reward_type="percent", percent="10", effective_from=START)
+        factories.program(currency="jpy", amount=1000, effective_from=START)
 
     @rule(currency=currencies, flat=st.booleans(), amount=st.integers(1, 5000), pct=percent,
           min_sale=st.integers(0, 5000), max_reward=optional_money, yearly_cap=st.none() | st.integers(1, 15000),
@@ -89,12 +90,12 @@ class LedgerMachine(RuleBasedStateMachine):
         db.session.commit()
 
     @precondition(lambda self: self.sales)
-    @rule(pick=st.integers(0, 50), share=st.integers(1, 100))
+    @rule(pick=st.integers(0, 50), share=refund_share)
     def refund(self, pick, share):
         self._refund(db.session.get(Sale, self.sales[pick % len(self.sales)]), pick, share)
 
     @precondition(lambda self: self.in_transit or any(self.paid.values()))
-    @rule(pick=st.integers(0, 50), share=st.integers(1, 100))
+    @rule(pick=st.integers(0, 50), share=refund_share)
     def refund_after_payout(self, pick, share):
         """Refunds that land once the reward is batched or paid, the path that leaves a debt."""
         settled = db.session.scalars(sa.select(Reward).where(Reward.status.in_(("batched", "paid")))
@@ -183,5 +184,5 @@ class LedgerMachine(RuleBasedStateMachine):
 def test_random_histories_keep_the_ledger_sound(app, runner):
     LedgerMachine.runner = runner
     run_state_machine_as_test(LedgerMachine, settings=settings(
-        max_examples=40, stateful_step_count=30, deadline=None, database=None,
+        max_examples=30, stateful_step_count=25, deadline=None, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
