@@ -8,7 +8,7 @@ from rewards.programs.models import REWARD_STATUSES, REWARD_TYPES
 from rewards.schemas import Currency, InputSchema, Money, QuerySchema, UTCDateTime, short_text
 
 
-class Percent(fields.Field):
+class Percent(fields.String):
     """A percentage given as a string ("12.5") so no float ever touches it; written back the same way."""
 
     def _deserialize(self, value, attr, data, **kwargs):
