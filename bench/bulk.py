@@ -4,7 +4,6 @@ re-validation time against one hand-written SQL statement doing the same matchin
     python -m bench.bulk [--sales 1000000] [--referrals 100000]
 """
 import argparse
-import io
 import os
 import random
 import tempfile
@@ -13,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from bench.common import PG_ADMIN, env_for, flask, measured, scratch_database
+from bench.common import env_for, flask, measured, scratch_database
 
 BASE = datetime(2026, 6, 1, tzinfo=timezone.utc)
 REFERRERS = 20_000

@@ -19,7 +19,7 @@ def register_extensions(app):
     from rewards.accounts.auth import register_auth
     from rewards.extensions import api, bootstrap, csrf, db, limiter, login_manager, migrate
     from rewards.jobs import init_celery
-    from rewards.navigation import register_navigation
+    from rewards.templating import register_templating
     from rewards.security import register_security_headers
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
@@ -33,7 +33,7 @@ def register_extensions(app):
     init_celery(app)
     register_auth(app)
     register_security_headers(app)
-    register_navigation(app)
+    register_templating(app)
 
 
 def register_blueprints(app):
@@ -44,6 +44,8 @@ def register_blueprints(app):
     from rewards.customers.api import blp as customers_api
     from rewards.extensions import api, csrf
     from rewards.portal.views import bp as portal_bp
+    from rewards.programs.api import balances_blp, programs_blp, rewards_blp
+    from rewards.programs.views import bp as programs_pages
     from rewards.referrals.api import blp as referrals_api
     from rewards.referrals.views import bp as referrals_bp
     from rewards.sales.api import blp as sales_api
@@ -54,12 +56,13 @@ def register_blueprints(app):
     from rewards.tasks.views import bp as tasks_bp
 
     for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
-                      admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, review_bp, webhooks_bp):
+                      admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, review_bp, webhooks_bp,
+                      programs_pages):
         app.register_blueprint(blueprint)
     # Stripe signs its webhooks; it cannot carry our CSRF token.
     csrf.exempt(webhooks_bp)
     # The JSON API authenticates with API keys, not cookies, so CSRF tokens do not apply to it.
-    for blueprint in (customers_api, referrals_api, sales_api, tasks_api):
+    for blueprint in (customers_api, referrals_api, sales_api, tasks_api, programs_blp, rewards_blp, balances_blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
 
@@ -72,8 +75,10 @@ def register_errorhandlers(app):
 
 def register_commands(app):
     from rewards.cli import register_cli
+    from rewards.ledger.cli import ledger_cli
     from rewards.sales import tasks  # noqa: F401  (Celery tasks and beat schedule entries)
     from rewards.sales.cli import register_sales_cli
 
     register_cli(app)
     register_sales_cli(app)
+    app.cli.add_command(ledger_cli)

@@ -1,5 +1,5 @@
 """Column types shared by every model."""
-from datetime import datetime, timezone
+from datetime import timezone
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator

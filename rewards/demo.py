@@ -6,7 +6,10 @@ from rewards.accounts import service as accounts
 from rewards.clock import utcnow
 from rewards.customers.service import enroll_customer, find_customer_by_email
 from rewards.extensions import db
+from rewards.programs.service import create_program, program_in_force
 from rewards.referrals.models import Referral
+from rewards.sales.review import expire_referrals
+from rewards.sales.service import record_sale
 
 DEMO_PASSWORD = "refero-demo-2026"
 DEMO_USERS = [
@@ -18,6 +21,17 @@ DEMO_USERS = [
 FIRST = ["Alex", "Blair", "Casey", "Devon", "Emery", "Frankie", "Gray", "Harper", "Indy", "Jules", "Kai", "Logan",
          "Morgan", "Noel", "Oakley", "Parker", "Quinn", "Reese", "Sage", "Taylor", "Umi", "Val", "Wren", "Yael"]
 LAST = ["Ito", "Novak", "Okafor", "Silva", "Berg", "Kowalski", "Haddad", "Moreau", "Larsen", "Tanaka", "Adeyemi"]
+
+
+FATES = ["pending"] * 5 + ["buys"] * 4 + ["self", "late"]
+
+
+def ensure_demo_program(now):
+    """A US-dollar program: $25 per referred customer who spends $50 or more within 90 days."""
+    if program_in_force("usd", now) is None:
+        create_program({"name": "Refer a friend", "currency": "usd", "reward_type": "flat", "amount": 2500,
+                        "min_sale_amount": 5000, "attribution_days": 90, "hold_days": 14,
+                        "effective_from": now - timedelta(days=365)})
 
 
 def seed():
@@ -41,21 +55,35 @@ def seed():
     customers.append(find_customer_by_email("customer@example.com"))
     db.session.commit()
 
-    statuses = ["pending"] * 6 + ["qualified"] * 3 + ["review", "rejected", "expired"]
-    now = utcnow()
-    created = 0
+    ensure_demo_program(now := utcnow())
+    created = sales = 0
     for n, customer in enumerate(customers):
-        for k in range(rng.randint(0, 3)):
+        for k in range(3 if customer.email == "customer@example.com" else rng.randint(0, 3)):
             referee = f"friend{n}-{k}@example.org"
             # Draw every value before the existence check, so a second run repeats the same draws.
-            name, status = f"{rng.choice(FIRST)} {rng.choice(LAST)}", rng.choice(statuses)
+            name, fate = f"{rng.choice(FIRST)} {rng.choice(LAST)}", rng.choice(FATES)
             source = rng.choice(["portal", "link", "link", "api"])
-            created_at = now - timedelta(days=rng.randint(0, 90), hours=rng.randint(0, 23))
+            age = rng.randint(100, 150) if fate == "late" else rng.randint(2, 80)
+            created_at = now - timedelta(days=age, hours=rng.randint(0, 23))
+            bought_at = created_at + timedelta(days=rng.randint(1, min(age - 1, 20)), hours=rng.randint(0, 23))
+            amount = rng.choice([4900, 8900, 12900, 25900])
             if db.session.scalar(db.select(Referral.id).filter_by(referrer_id=customer.id, referee_email=referee)):
                 continue
             db.session.add(Referral(referrer_id=customer.id, referee_email=referee, referee_name=name,
-                                    status=status, source=source, created_at=created_at))
+                                    source=source, created_at=created_at))
+            db.session.flush()
             created += 1
+            # Sales go through the real door, so validation decides: qualified, or review for a shared card.
+            if fate in ("buys", "self"):
+                card = f"card_demo_{n}" if fate == "self" else None
+                if card:
+                    record_sale({"external_id": f"demo-own-{n}-{k}", "email": customer.email, "amount": 2900,
+                                 "currency": "usd", "occurred_at": (created_at - timedelta(days=30)).isoformat(),
+                                 "payment_fingerprint": card}, "api")
+                record_sale({"external_id": f"demo-{n}-{k}", "email": referee, "amount": amount, "currency": "usd",
+                             "occurred_at": bought_at.isoformat(), "payment_fingerprint": card}, "api")
+                sales += 1
+    expired = expire_referrals(now)
     db.session.commit()
-    yield f"{len(customers)} customers, {created} new referrals"
+    yield f"{len(customers)} customers, {created} new referrals, {sales} sales, {expired} expired"
     yield f"Demo logins (password {DEMO_PASSWORD}): " + ", ".join(e for e, _, _ in DEMO_USERS)

@@ -2,7 +2,8 @@
 from rewards.accounts.models import ApiKey, User  # noqa: F401
 from rewards.audit.models import AuditEvent  # noqa: F401
 from rewards.customers.models import Customer  # noqa: F401
-from rewards.programs.models import Program, Reward  # noqa: F401
+from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction  # noqa: F401
+from rewards.programs.models import Program, ProgramTier, Reward  # noqa: F401
 from rewards.referrals.models import Referral  # noqa: F401
 from rewards.sales.models import Decision, Refund, Sale, StripeEvent  # noqa: F401
 from rewards.admin.models import ReferralNote  # noqa: F401

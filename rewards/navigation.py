@@ -9,6 +9,7 @@ NAV = [
     ("Referrals", "admin_referrals.pipeline", ("coordinator", "finance")),
     ("Review", "review.queue", ("coordinator",)),
     ("Customers", "admin_customers.index", ("coordinator", "finance")),
+    ("Programs", "programs.index", ("coordinator",)),
     ("Tasks", "tasks.board", ("coordinator",)),
     ("Audit log", "admin_audit.index", ("coordinator",)),
     ("Finance", "admin.finance", ("finance",)),
@@ -26,7 +27,3 @@ def nav_items():
     for item in items:
         item["active"] = item is current
     return items
-
-
-def register_navigation(app):
-    app.jinja_env.globals["nav_items"] = nav_items

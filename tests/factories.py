@@ -6,7 +6,6 @@ from rewards.accounts.models import User
 from rewards.customers.models import Customer
 from rewards.customers.service import enroll_customer
 from rewards.extensions import db
-from rewards.programs.models import Program
 from rewards.referrals.models import Referral
 
 PASSWORD = "correct-horse-battery-staple"
@@ -50,16 +49,71 @@ def referral(referrer: Customer | None = None, email=None, status="pending", sou
     return r
 
 
-def program(currency="usd", reward_type="flat", amount=1000, min_sale_amount=2000, attribution_days=30,
-            hold_days=14, effective_from=None, **kwargs) -> Program:
-    """A program version in force since `effective_from` (default: a year ago)."""
-    from datetime import timedelta
+# Programs, sales and rewards: sales are written straight through the models, as a sale ingestion would.
+def program(currency="usd", reward_type="flat", amount=1000, percent=None, effective_from=None, **rules):
+    """A committed program version; `percent` may be a string like "12.5"."""
+    from datetime import datetime, timezone
+    from decimal import Decimal
 
-    from rewards.clock import utcnow
+    from rewards.programs.service import create_program
 
-    p = Program(name=kwargs.pop("name", "Refer a friend"), currency=currency, reward_type=reward_type,
-                amount=amount, min_sale_amount=min_sale_amount, attribution_days=attribution_days,
-                hold_days=hold_days, effective_from=effective_from or utcnow() - timedelta(days=365), **kwargs)
-    db.session.add(p)
+    data = {"name": f"{currency.upper()} referrals", "currency": currency, "reward_type": reward_type,
+            "amount": amount if reward_type == "flat" else None,
+            "percent": Decimal(percent) if percent is not None else None,
+            "min_sale_amount": 0, "attribution_days": 30, "hold_days": 30,
+            "effective_from": effective_from or datetime(2020, 1, 1, tzinfo=timezone.utc), **rules}
+    for tier in data.get("tiers") or []:
+        tier.setdefault("amount", None)
+        if tier.get("percent") is not None:
+            tier["percent"] = Decimal(tier["percent"])
+        tier.setdefault("percent", None)
+    p = create_program(data)
     db.session.commit()
     return p
+
+
+def sale(referral=None, amount=10000, currency="usd", occurred_at=None, **kwargs):
+    """A committed sale, linked to `referral` when given."""
+    from datetime import datetime, timezone
+
+    from rewards.sales.models import Sale
+
+    number = next(_seq)
+    s = Sale(external_id=kwargs.pop("external_id", f"sale-{number}"),
+             email=kwargs.pop("email", f"buyer{number}@example.com"), amount=amount, currency=currency, source=kwargs.pop("source", "api"),
+             occurred_at=occurred_at or datetime(2026, 3, 1, 12, tzinfo=timezone.utc),
+             referral_id=referral.id if referral else None, **kwargs)
+    db.session.add(s)
+    db.session.commit()
+    return s
+
+
+def qualify(referral, s):
+    """Mark the referral qualified by sale `s` and grant its reward, as sales validation does; committed."""
+    from rewards.programs.service import grant_reward
+
+    referral.status = "qualified"
+    s.referral_id = referral.id
+    reward = grant_reward(referral, s)
+    db.session.commit()
+    return reward
+
+
+def rewarded_sale(referrer=None, amount=10000, currency="usd", occurred_at=None):
+    """A referral of `referrer`, made the day before, qualified by a new sale; returns the reward (or None)."""
+    from datetime import datetime, timedelta, timezone
+
+    occurred_at = occurred_at or datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    r = referral(referrer, created_at=occurred_at - timedelta(days=1))
+    return qualify(r, sale(r, amount=amount, currency=currency, occurred_at=occurred_at))
+
+
+def refund(s, amount):
+    """A refund of `amount` on sale `s`, reported to the programs package as sales ingestion does; committed."""
+    from rewards.programs.service import on_sale_refunded
+    from rewards.sales.models import Refund
+
+    s.refunds.append(Refund(external_id=f"refund-{next(_seq)}", amount=amount))
+    db.session.flush()
+    on_sale_refunded(s)
+    db.session.commit()

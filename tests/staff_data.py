@@ -3,25 +3,25 @@ from datetime import timedelta
 
 from rewards.clock import utcnow
 from rewards.extensions import db
-from rewards.programs.models import Program, Reward
-from rewards.sales.models import Sale
+from rewards.ledger.payouts import batch_payable, confirm_paid
+from rewards.programs.service import program_in_force
 from tests import factories
 
 
 def seed_reward(referral, amount, status="held", payable_in_days=10, currency="usd"):
-    """A sale and a reward for `referral` (the rows the rewards work creates, added directly here)."""
-    now = utcnow()
-    program = db.session.scalar(db.select(Program).filter_by(currency=currency)) or Program(
-        name="Standard", currency=currency, reward_type="flat", amount=amount, attribution_days=30, hold_days=14,
-        effective_from=now - timedelta(days=365))
-    sale = Sale(external_id=f"sale-{referral.id}", email=referral.referee_email, amount=10_000, currency=currency,
-                occurred_at=now, source="api", referral_id=referral.id)
-    db.session.add_all([program, sale])
-    db.session.flush()
-    reward = Reward(referral_id=referral.id, referrer_id=referral.referrer_id, sale_id=sale.id, program_id=program.id,
-                    amount=amount, currency=currency, status=status, payable_at=now + timedelta(days=payable_in_days))
-    db.session.add(reward)
-    db.session.commit()
+    """A sale of `amount` that qualifies `referral` and earns a reward of the same amount, through the programs
+    and ledger services; its hold ends in `payable_in_days`, and a `paid` one goes through a payout."""
+    hold_days = 14
+    if program_in_force(currency, utcnow()) is None:
+        factories.program(currency=currency, reward_type="percent", percent="100", hold_days=hold_days,
+                          effective_from=utcnow() - timedelta(days=365))
+    sale = factories.sale(referral, amount=amount, currency=currency, email=referral.referee_email,
+                          occurred_at=utcnow() + timedelta(days=payable_in_days - hold_days))
+    reward = factories.qualify(referral, sale)
+    if status == "paid":
+        batch = batch_payable(referral.referrer_id, currency)
+        confirm_paid(referral.referrer_id, currency, batch.rewards, batch.net)
+        db.session.commit()
     return reward
 
 

@@ -34,7 +34,17 @@ ACCESS = {
     "sales_api.Sales": {"POST": {"coordinator"}},
     "sales_api.SaleRefunds": {"POST": {"coordinator"}},
     "sales_api.SalesImport": {"POST": {"coordinator"}},
-    "webhooks.stripe_webhook": {"POST": PUBLIC},  # no login: Stripe's signature is checked instead
+    "webhooks.stripe_webhook": {"POST": PUBLIC},
+    "programs.index": {"GET": {"coordinator"}},
+    "programs.new": {"GET": {"coordinator"}, "POST": {"coordinator"}},
+    "programs.detail": {"GET": {"coordinator"}},
+    "programs.whatif": {"GET": {"coordinator"}},
+    "programs_api.Programs": {"GET": {"coordinator"}, "POST": {"coordinator"}},
+    "programs_api.ProgramById": {"GET": {"coordinator"}},
+    "programs_api.WhatIf": {"POST": {"coordinator"}},
+    "rewards_api.Rewards": {"GET": {"coordinator", "finance", "customer"}},
+    "rewards_api.RewardById": {"GET": {"coordinator", "finance", "customer"}},
+    "customer_balances_api.CustomerBalance": {"GET": {"coordinator", "finance", "customer"}},  # no login: Stripe's signature is checked instead
     "customers_api.Customers": {"POST": {"coordinator"}},
     "customers_api.CustomerById": {"GET": {"coordinator", "finance", "customer"}},
     "referrals_api.Referrals": {"GET": {"coordinator", "finance", "customer"}, "POST": {"coordinator", "customer"}},

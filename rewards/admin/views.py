@@ -5,14 +5,8 @@ from flask import Blueprint, flash, render_template, request
 
 from rewards.accounts.auth import roles_required
 from rewards.admin import stats
-from rewards.money import format_money
 
 bp = Blueprint("admin", __name__)
-
-
-@bp.app_template_filter("money")
-def money_filter(amount: int, currency: str) -> str:
-    return format_money(amount, currency)
 
 
 def date_arg(name: str) -> date | None:

@@ -2,7 +2,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rewards.clock import utcnow
@@ -11,17 +11,24 @@ from rewards.extensions import db
 
 REWARD_TYPES = ("flat", "percent")
 REWARD_STATUSES = ("held", "payable", "batched", "paid", "reversed")
+# Statuses whose money has left the referrer's earned balance: a refund then leaves a debt instead.
+SETTLING_STATUSES = ("batched", "paid")
 
 
 class Program(db.Model):
     """One version of the reward rules for a currency, in force from `effective_from` until a newer one."""
 
     __tablename__ = "programs"
-    __table_args__ = (Index("ix_programs_currency_effective", "currency", "effective_from"),)
+    __table_args__ = (
+        Index("ix_programs_currency_effective", "currency", "effective_from"),
+        UniqueConstraint("currency", "version", name="uq_programs_currency_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     currency: Mapped[str] = mapped_column(String(3))
+    # 1, 2, 3… per currency: the order versions were created in (a newer one supersedes from its effective_from).
+    version: Mapped[int] = mapped_column(default=1)
     reward_type: Mapped[str] = mapped_column(String(10))
     amount: Mapped[int | None]
     percent: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
@@ -29,17 +36,54 @@ class Program(db.Model):
     max_reward_amount: Mapped[int | None]
     attribution_days: Mapped[int]
     hold_days: Mapped[int]
+    # Most a referrer may earn in this currency per calendar year (by sale time); None: no cap.
+    yearly_cap_amount: Mapped[int | None]
+    # What the new customer (the referee) gets: a coupon code, a credit, both or neither.
+    referee_coupon_code: Mapped[str | None] = mapped_column(String(64))
+    referee_credit_amount: Mapped[int | None]
     effective_from: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
+    tiers = relationship("ProgramTier", order_by="ProgramTier.from_referral", cascade="all, delete-orphan",
+                         back_populates="program")
+
+    def __repr__(self):
+        return f"<Program {self.id} {self.currency} v{self.version}>"
+
+
+class ProgramTier(db.Model):
+    """From the referrer's Nth qualified referral in a calendar year, a different flat amount or percent."""
+
+    __tablename__ = "program_tiers"
+    __table_args__ = (UniqueConstraint("program_id", "from_referral", name="uq_program_tiers_program_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    from_referral: Mapped[int]
+    amount: Mapped[int | None]
+    percent: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
+
+    program = relationship("Program", back_populates="tiers")
+
+    @property
+    def reward_type(self) -> str:
+        return "flat" if self.amount is not None else "percent"
+
 
 class Reward(db.Model):
-    """What a qualified referral earns its referrer; `payable` is derived from `payable_at` while held."""
+    """What a qualified referral earns its referrer; `payable` is derived from `payable_at` while held.
+
+    `amount` is the reward's current size (lowered by refunds while unpaid); `clawback_amount` is what
+    refunds took back after it was batched or paid, owed by the referrer as a debt.
+    """
 
     __tablename__ = "rewards"
-    __table_args__ = (CheckConstraint("amount >= 0", name="amount_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("clawback_amount >= 0 AND clawback_amount <= amount", name="clawback_within_amount"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # A referral qualifies at most once, so it earns at most one reward.
@@ -48,10 +92,16 @@ class Reward(db.Model):
     sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     amount: Mapped[int]
+    granted_amount: Mapped[int]
+    clawback_amount: Mapped[int] = mapped_column(default=0)
+    # The tier applied (its from_referral), None for the program's base rule.
+    tier_from_referral: Mapped[int | None]
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(10), default="held", index=True)
     payable_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reversed_reason: Mapped[str | None] = mapped_column(Text)
+    referee_coupon_code: Mapped[str | None] = mapped_column(String(64))
+    referee_credit_amount: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     referral = relationship("Referral")
@@ -64,3 +114,8 @@ class Reward(db.Model):
         if self.status == "held" and self.payable_at <= utcnow():
             return "payable"
         return self.status
+
+    @property
+    def value(self) -> int:
+        """What the referrer keeps from this reward: nothing once reversed, less any clawback."""
+        return 0 if self.status == "reversed" else self.amount - self.clawback_amount

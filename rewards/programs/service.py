@@ -1,29 +1,174 @@
-"""Program rules: which version is in force, and the reward a qualified referral earns."""
+"""Program rules: creating versions, which one is in force, and the rewards qualified referrals earn."""
 from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import case, func
+from sqlalchemy.exc import IntegrityError
 
 from rewards import audit
+from rewards.clock import utcnow
+from rewards.customers.models import Customer
+from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
-from rewards.money import percent_of
-from rewards.programs.models import Program, Reward
+from rewards.ledger.postings import post_clawback, post_earned, post_taken_back
+from rewards.programs.models import REWARD_TYPES, SETTLING_STATUSES, Program, ProgramTier, Reward
+from rewards.programs.rules import qualifies, rule_amount, tier_for, within_yearly_cap, year_bounds
 from rewards.referrals.models import Referral
 from rewards.sales.models import Sale
 
+MAX_DAYS = 3650
+RULE_FIELDS = ("currency", "reward_type", "amount", "percent", "min_sale_amount", "max_reward_amount",
+               "attribution_days", "hold_days", "yearly_cap_amount", "referee_coupon_code", "referee_credit_amount")
+
 
 def program_in_force(currency: str, at: datetime) -> Program | None:
-    """The newest active version for `currency` whose effective_from is on or before `at`."""
+    """The newest active version for `currency` already effective at `at` (a newer version supersedes)."""
     return db.session.scalar(
         db.select(Program)
         .where(Program.currency == currency, Program.active.is_(True), Program.effective_from <= at)
-        .order_by(Program.effective_from.desc(), Program.id.desc())
+        .order_by(Program.version.desc(), Program.id.desc())
         .limit(1))
 
 
-def reward_amount(program: Program, sale_amount: int) -> int:
-    """Flat amount or percent of the sale, limited by the program's maximum reward."""
-    amount = program.amount if program.reward_type == "flat" else percent_of(sale_amount, program.percent)
-    if program.max_reward_amount is not None:
-        amount = min(amount, program.max_reward_amount)
-    return max(amount, 0)
+def _check_positive(rules: dict, field: str, required: bool = False, minimum: int = 1):
+    value = rules.get(field)
+    if value is None:
+        if required:
+            raise InvalidInput(f"{field} is required.", field)
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidInput(f"{field} must be a whole number of at least {minimum}.", field)
+
+
+def _check_percent(value, field: str):
+    if not isinstance(value, Decimal) or not value.is_finite() or not Decimal(0) < value <= Decimal(100):
+        raise InvalidInput(f"{field} must be a number above 0 and at most 100.", field)
+    if value.as_tuple().exponent < -4:
+        raise InvalidInput(f"{field} may have at most 4 decimal places.", field)
+
+
+def _check_amount_or_percent(amount, percent, amount_field: str, percent_field: str, reward_type: str):
+    if reward_type == "flat":
+        if percent is not None:
+            raise InvalidInput("A flat reward takes an amount, not a percent.", percent_field)
+        _check_positive({amount_field: amount}, amount_field, required=True)
+    else:
+        if amount is not None:
+            raise InvalidInput("A percent reward takes a percent, not an amount.", amount_field)
+        if percent is None:
+            raise InvalidInput(f"{percent_field} is required for a percent reward.", percent_field)
+        _check_percent(percent, percent_field)
+
+
+def _check_tiers(tiers: list[dict]):
+    seen = set()
+    for tier in tiers:
+        _check_positive(tier, "from_referral", required=True, minimum=2)
+        if tier["from_referral"] in seen:
+            raise InvalidInput(f"Two tiers start at referral {tier['from_referral']}.", "tiers")
+        seen.add(tier["from_referral"])
+        if (tier.get("amount") is None) == (tier.get("percent") is None):
+            raise InvalidInput("Each tier takes either an amount or a percent.", "tiers")
+        kind = "flat" if tier.get("amount") is not None else "percent"
+        _check_amount_or_percent(tier.get("amount"), tier.get("percent"), "tiers", "tiers", kind)
+
+
+def validate_rules(rules: dict) -> None:
+    """Raise InvalidInput naming the field when the rules contradict themselves or a number is out of range."""
+    currency = rules.get("currency") or ""
+    if len(currency) != 3 or not currency.isascii() or not currency.isalpha() or not currency.islower():
+        raise InvalidInput("currency must be a lower-case ISO 4217 code.", "currency")
+    if rules.get("reward_type") not in REWARD_TYPES:
+        raise InvalidInput("reward_type must be flat or percent.", "reward_type")
+    _check_amount_or_percent(rules.get("amount"), rules.get("percent"), "amount", "percent", rules["reward_type"])
+    _check_positive(rules, "min_sale_amount", required=True, minimum=0)
+    _check_positive(rules, "max_reward_amount")
+    _check_positive(rules, "yearly_cap_amount")
+    _check_positive(rules, "referee_credit_amount")
+    _check_positive(rules, "attribution_days", required=True)
+    _check_positive(rules, "hold_days", required=True, minimum=0)
+    for field in ("attribution_days", "hold_days"):
+        if rules[field] > MAX_DAYS:
+            raise InvalidInput(f"{field} may be at most {MAX_DAYS}.", field)
+    if rules["reward_type"] == "flat" and rules.get("max_reward_amount") is not None \
+            and rules["amount"] > rules["max_reward_amount"]:
+        raise InvalidInput("A flat amount above max_reward_amount would never be paid in full.", "amount")
+    _check_tiers(rules.get("tiers") or [])
+
+
+def build_program(rules: dict) -> Program:
+    """A Program (not added to the session) from validated rules; also the candidate of a what-if run."""
+    program = Program(**{field: rules.get(field) for field in RULE_FIELDS}, tiers=[
+        ProgramTier(from_referral=t["from_referral"], amount=t.get("amount"), percent=t.get("percent"))
+        for t in rules.get("tiers") or []])
+    program.min_sale_amount = rules.get("min_sale_amount") or 0
+    program.hold_days = rules.get("hold_days") or 0
+    program.referee_coupon_code = (rules.get("referee_coupon_code") or "").strip() or None
+    return program
+
+
+def create_program(rules: dict, user=None) -> Program:
+    """A new version of the currency's program (not committed); it supersedes older ones from effective_from."""
+    name = (rules.get("name") or "").strip()
+    if not name:
+        raise InvalidInput("name is required.", "name")
+    validate_rules(rules)
+    program = build_program(rules)
+    program.name = name
+    program.effective_from = rules.get("effective_from") or utcnow()
+    program.created_by_id = getattr(user, "id", None)
+    latest = db.session.scalar(db.select(func.max(Program.version)).where(Program.currency == program.currency))
+    program.version = (latest or 0) + 1
+    try:
+        with db.session.begin_nested():
+            db.session.add(program)
+    except IntegrityError:
+        raise Conflict("Another version of this program was created at the same moment; try again.") from None
+    audit.record("program.created", program, {"currency": program.currency, "version": program.version})
+    return program
+
+
+def get_program(program_id: int) -> Program:
+    program = db.session.get(Program, program_id)
+    if program is None:
+        raise NotFound("No such program.")
+    return program
+
+
+def programs_query(currency: str | None = None):
+    """Every version, newest first."""
+    query = db.select(Program).order_by(Program.currency, Program.version.desc())
+    return query.where(Program.currency == currency) if currency else query
+
+
+def lock_referrer(customer_id: int) -> None:
+    """Serialise money moves per referrer (yearly caps, tiers, refunds, payouts) across workers."""
+    db.session.execute(db.select(Customer.id).where(Customer.id == customer_id).with_for_update())
+
+
+def reward_value_sql():
+    return case((Reward.status == "reversed", 0), else_=Reward.amount - Reward.clawback_amount)
+
+
+def referrer_year(referrer_id: int, currency: str, at: datetime) -> tuple[int, int]:
+    """(qualified referrals with a standing reward, value earned) for the referrer in `at`'s calendar year."""
+    start, end = year_bounds(at)
+    count, total = db.session.execute(
+        db.select(func.count(Reward.id).filter(Reward.status != "reversed"),
+                  func.coalesce(func.sum(reward_value_sql()), 0))
+        .join(Sale, Sale.id == Reward.sale_id)
+        .where(Reward.referrer_id == referrer_id, Reward.currency == currency,
+               Sale.occurred_at >= start, Sale.occurred_at < end)).one()
+    return int(count), int(total)
+
+
+def net_amount(sale: Sale) -> int:
+    return sale.amount - sum(refund.amount for refund in sale.refunds)
+
+
+def _reward_for_referral(referral_id: int) -> Reward | None:
+    return db.session.scalar(db.select(Reward).filter_by(referral_id=referral_id).execution_options(
+        populate_existing=True))
 
 
 def grant_reward(referral: Referral, sale: Sale) -> Reward | None:
@@ -31,37 +176,88 @@ def grant_reward(referral: Referral, sale: Sale) -> Reward | None:
 
     Called by sales validation and by a coordinator's approval. Idempotent: a referral earns at most once.
     """
-    existing = db.session.scalar(db.select(Reward).filter_by(referral_id=referral.id))
+    existing = _reward_for_referral(referral.id)
+    if existing is not None:
+        return existing
+    lock_referrer(referral.referrer_id)
+    existing = _reward_for_referral(referral.id)
     if existing is not None:
         return existing
     program = program_in_force(sale.currency, sale.occurred_at)
-    if program is None:
+    if program is None or not qualifies(program, net_amount(sale)):
         return None
+    count, earned = referrer_year(referral.referrer_id, sale.currency, sale.occurred_at)
+    tier = tier_for(program, count + 1)
+    amount = within_yearly_cap(program, rule_amount(program, tier, net_amount(sale)), earned)
     reward = Reward(referral_id=referral.id, referrer_id=referral.referrer_id, sale_id=sale.id,
-                    program_id=program.id, amount=reward_amount(program, sale.amount), currency=sale.currency,
-                    status="held", payable_at=sale.occurred_at + timedelta(days=program.hold_days))
-    db.session.add(reward)
-    db.session.flush()
-    audit.record("reward.granted", reward, {"amount": reward.amount, "currency": reward.currency})
+                    program_id=program.id, amount=amount, granted_amount=amount, currency=sale.currency,
+                    tier_from_referral=tier.from_referral if tier else None, status="held",
+                    payable_at=sale.occurred_at + timedelta(days=program.hold_days),
+                    referee_coupon_code=program.referee_coupon_code,
+                    referee_credit_amount=program.referee_credit_amount)
+    try:
+        with db.session.begin_nested():
+            db.session.add(reward)
+    except IntegrityError:
+        # Another worker granted it between our check and insert (SQLite has no row lock to wait on).
+        return _reward_for_referral(referral.id)
+    post_earned(reward)
+    audit.record("reward.granted", reward, {"amount": amount, "currency": reward.currency,
+                                            "program_id": program.id, "tier": reward.tier_from_referral})
     return reward
 
 
-def on_sale_refunded(sale: Sale) -> None:
-    """Adjust the reward a sale earned after a refund (not committed): recomputed on the net sale.
+def refund_target(reward: Reward, sale: Sale) -> int:
+    """What the reward is worth on the sale's net amount: never more than it is worth now."""
+    program = reward.program
+    net = net_amount(sale)
+    if not qualifies(program, net):
+        return 0
+    tier = next((t for t in program.tiers if t.from_referral == reward.tier_from_referral), None)
+    return min(reward.value, rule_amount(program, tier, net))
 
-    Called by the sales package after each new refund. The ledger side (reversal, or a debt when
-    the reward was already paid) belongs to this package.
+
+def on_sale_refunded(sale: Sale) -> None:
+    """Shrink the sale's reward to what the net sale earns (not committed); safe to call again.
+
+    Unpaid: the reward is reduced, or reversed when nothing is left. Batched or paid: the difference
+    becomes the referrer's debt, netted off their next payout.
     """
     reward = db.session.scalar(db.select(Reward).filter_by(sale_id=sale.id))
-    if reward is None or reward.status in ("reversed", "paid", "batched"):
+    if reward is None:
         return
-    net = sale.amount - sum(refund.amount for refund in sale.refunds)
-    program = reward.program
-    if net <= 0 or net < program.min_sale_amount:
+    lock_referrer(reward.referrer_id)
+    db.session.refresh(reward)
+    if reward.status == "reversed":
+        return
+    target = refund_target(reward, sale)
+    taken = reward.value - target
+    if reward.status in SETTLING_STATUSES:
+        if taken > 0:
+            reward.clawback_amount += taken
+            post_clawback(reward, taken)
+            audit.record("reward.clawed_back", reward, {"amount": taken, "sale_id": sale.id})
+    elif target == 0:
         reward.status, reward.reversed_reason = "reversed", "The sale was refunded."
-        audit.record("reward.reversed", reward, {"reason": "refund"})
-    else:
-        new_amount = min(reward.amount, reward_amount(program, net))
-        if new_amount != reward.amount:
-            audit.record("reward.reduced", reward, {"from": reward.amount, "to": new_amount})
-            reward.amount = new_amount
+        post_taken_back(reward, taken, "reverse")
+        audit.record("reward.reversed", reward, {"reason": "refund", "amount": taken})
+    elif taken > 0:
+        audit.record("reward.reduced", reward, {"from": reward.amount, "to": target})
+        reward.amount = target
+        post_taken_back(reward, taken, "reduce")
+    db.session.flush()
+
+
+def rewards_query(referrer_id: int | None = None, status: str | None = None):
+    """Rewards newest first; `payable` and `held` follow payable_at, as Reward.effective_status does."""
+    query = db.select(Reward).order_by(Reward.created_at.desc(), Reward.id.desc())
+    if referrer_id is not None:
+        query = query.where(Reward.referrer_id == referrer_id)
+    now = utcnow()
+    if status == "held":
+        query = query.where(Reward.status == "held", Reward.payable_at > now)
+    elif status == "payable":
+        query = query.where((Reward.status == "payable") | ((Reward.status == "held") & (Reward.payable_at <= now)))
+    elif status:
+        query = query.where(Reward.status == status)
+    return query

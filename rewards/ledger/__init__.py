@@ -1,0 +1,1 @@
+"""The double-entry ledger: accounts, transactions and immutable entries that sum to zero per currency."""

@@ -1,0 +1,21 @@
+"""`flask --app wsgi ledger check`: verify the ledger; non-zero exit naming what is broken."""
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from rewards.ledger.check import check_ledger
+
+ledger_cli = AppGroup("ledger", help="Inspect the double-entry ledger.")
+
+
+@ledger_cli.command("check")
+def check():
+    """Verify every ledger invariant; exit 1 and name each broken transaction, reward or account."""
+    problems = check_ledger()
+    for problem in problems:
+        click.echo(f"BROKEN: {problem}", err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found.", err=True)
+        sys.exit(1)
+    click.echo("Ledger OK: every transaction balances and every reward agrees with its entries.")

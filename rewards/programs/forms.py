@@ -1,0 +1,94 @@
+"""Forms of the coordinator's program pages: a new version, and a what-if run."""
+import re
+from datetime import timezone
+from decimal import Decimal, InvalidOperation
+
+from flask_wtf import FlaskForm
+from wtforms import (DateField, SelectChoice, DateTimeLocalField, IntegerField, SelectField, StringField, SubmitField,
+                     TextAreaField)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from rewards.errors import InvalidInput
+from rewards.programs.models import REWARD_TYPES
+
+MINOR = "in the currency's minor unit, e.g. cents"
+TIER_LINE = re.compile(r"^\s*(\d+)\s*[:=]\s*([0-9.]+)\s*(%?)\s*$")
+
+
+def optional_amount(label):
+    return IntegerField(f"{label} ({MINOR}, optional)", validators=[Optional(), NumberRange(min=0)])
+
+
+class RulesForm(FlaskForm):
+    currency = StringField("Currency (ISO code, e.g. usd)", validators=[DataRequired(), Length(min=3, max=3)])
+    reward_type = SelectField("Reward type", choices=[SelectChoice(t) for t in REWARD_TYPES])
+    amount = optional_amount("Flat amount")
+    percent = StringField("Percent of the sale (e.g. 12.5)", validators=[Optional(), Length(max=12)])
+    min_sale_amount = IntegerField(f"Minimum sale ({MINOR})", default=0,
+                                   validators=[InputRequired(), NumberRange(min=0)])
+    max_reward_amount = optional_amount("Maximum reward per referral")
+    yearly_cap_amount = optional_amount("Yearly cap per referrer")
+    tiers = TextAreaField("Tiers (optional): one per line, “5: 1500” (flat) or “5: 12.5%”, from the 5th "
+                          "qualified referral of a calendar year", validators=[Optional(), Length(max=2000)])
+    attribution_days = IntegerField("Attribution window (days)", default=30,
+                                    validators=[InputRequired(), NumberRange(min=0, max=3650)])
+
+
+class ProgramForm(RulesForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    hold_days = IntegerField("Hold period (days)", default=30,
+                             validators=[InputRequired(), NumberRange(min=0, max=3650)])
+    referee_coupon_code = StringField("Coupon code for the new customer (optional)",
+                                      validators=[Optional(), Length(max=64)])
+    referee_credit_amount = optional_amount("Credit for the new customer")
+    effective_from = DateTimeLocalField("Effective from (UTC; empty: now)", validators=[Optional()])
+    submit = SubmitField("Create version")
+
+
+class WhatIfForm(RulesForm):
+    class Meta:
+        csrf = False  # a read-only GET form: nothing changes
+
+    from_date = DateField("Sales from", validators=[DataRequired()])
+    to_date = DateField("Sales to", validators=[DataRequired()])
+    submit = SubmitField("Run")
+
+
+def _percent(text: str, field: str) -> Decimal | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return Decimal(text.strip().rstrip("%"))
+    except InvalidOperation:
+        raise InvalidInput("Not a valid number.", field) from None
+
+
+def parse_tiers(text: str | None) -> list[dict]:
+    """“5: 1500” → a flat tier from the 5th referral; “10: 12.5%” → a percent tier."""
+    tiers = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        match = TIER_LINE.match(line)
+        if not match:
+            raise InvalidInput(f"Cannot read the tier “{line.strip()}”: write “5: 1500” or “5: 12.5%”.", "tiers")
+        start, value, is_percent = match.groups()
+        if is_percent:
+            tiers.append({"from_referral": int(start), "amount": None, "percent": _percent(value, "tiers")})
+        elif "." in value:
+            raise InvalidInput("A flat tier amount is a whole number of minor units.", "tiers")
+        else:
+            tiers.append({"from_referral": int(start), "amount": int(value), "percent": None})
+    return tiers
+
+
+def rules_from_form(form: RulesForm) -> dict:
+    """The form's rules as create_program()/what_if() take them."""
+    rules = {name: field.data for name, field in form._fields.items()
+             if name not in ("csrf_token", "submit", "tiers", "percent")}
+    rules["currency"] = (rules.get("currency") or "").strip().lower()
+    rules["percent"] = _percent(form.percent.data, "percent")
+    rules["tiers"] = parse_tiers(form.tiers.data)
+    if rules.get("effective_from"):
+        rules["effective_from"] = rules["effective_from"].replace(tzinfo=timezone.utc)
+    return rules

@@ -1,0 +1,198 @@
+"""The ledger: balanced transactions in code and in PostgreSQL, payout legs, and `flask ledger check`."""
+import threading
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from rewards.errors import Conflict, InvalidInput
+from rewards.extensions import db
+from rewards.ledger.balances import customer_balances
+from rewards.ledger.check import check_ledger
+from rewards.ledger.models import LedgerEntry, LedgerTransaction
+from rewards.ledger.payouts import batch_payable, confirm_paid, reverse_transfer
+from rewards.ledger.service import Leg, UnbalancedTransaction, expense_account, post, referrer_account
+from rewards.programs.models import Reward
+from tests import factories
+
+LATER = datetime(2027, 6, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def referrer(app):
+    factories.program(amount=1000)
+    return factories.customer()
+
+
+def usd(customer):
+    return next(b for b in customer_balances(customer.id) if b["currency"] == "usd")
+
+
+def test_post_refuses_legs_that_do_not_sum_to_zero_per_currency(referrer):
+    earned = referrer_account("referrer_earned", referrer.id, "usd")
+    with pytest.raises(UnbalancedTransaction):
+        post("earn", [Leg(expense_account("usd"), -100), Leg(earned, 99)])
+    with pytest.raises(UnbalancedTransaction):  # balanced in total, but not per currency
+        post("earn", [Leg(expense_account("usd"), -100),
+                      Leg(referrer_account("referrer_earned", referrer.id, "eur"), 100)])
+    assert post("noop", [Leg(earned, 0)]) is None
+    assert db.session.scalar(sa.select(sa.func.count(LedgerTransaction.id))) == 0
+
+
+def test_earning_posts_expense_to_the_referrers_earned_balance(referrer):
+    reward = factories.rewarded_sale(referrer)
+    entries = db.session.scalars(sa.select(LedgerEntry).where(LedgerEntry.reward_id == reward.id)).all()
+    assert sorted((e.account.kind, e.amount) for e in entries) == [("referrer_earned", 1000), ("reward_expense", -1000)]
+
+
+def _raw_unbalanced_transaction():
+    """A transaction with a single leg, written past the code's checks."""
+    account = expense_account("usd")
+    db.session.flush()
+    tx_id = db.session.execute(sa.insert(LedgerTransaction).values(
+        kind="forged", memo="", created_at=datetime.now(timezone.utc)).returning(LedgerTransaction.id)).scalar_one()
+    db.session.execute(sa.insert(LedgerEntry).values(transaction_id=tx_id, account_id=account.id, currency="usd",
+                                                     amount=500))
+    return tx_id
+
+
+def test_postgres_refuses_an_unbalanced_transaction_at_commit(postgres, referrer):
+    tx_id = _raw_unbalanced_transaction()
+    with pytest.raises(IntegrityError, match=f"ledger transaction {tx_id} does not balance in usd"):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.id))) == 0
+
+
+def test_postgres_refuses_changing_or_deleting_entries(postgres, referrer):
+    reward = factories.rewarded_sale(referrer)
+    entry_id = db.session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.reward_id == reward.id))
+    for statement in (sa.update(LedgerEntry).where(LedgerEntry.id == entry_id).values(amount=1),
+                      sa.delete(LedgerEntry).where(LedgerEntry.id == entry_id)):
+        with pytest.raises(IntegrityError, match="never changed or deleted"):
+            db.session.execute(statement)
+        db.session.rollback()
+
+
+def test_postgres_refuses_a_leg_in_another_currency_than_its_account(postgres, referrer):
+    usd_expense, eur_earned = expense_account("usd"), referrer_account("referrer_earned", referrer.id, "eur")
+    tx = LedgerTransaction(kind="forged", entries=[LedgerEntry(account=usd_expense, currency="eur", amount=-5),
+                                                   LedgerEntry(account=eur_earned, currency="eur", amount=5)])
+    db.session.add(tx)
+    with pytest.raises(IntegrityError, match="not in its account's currency"):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_ledger_check_passes_on_a_sound_ledger(runner, referrer):
+    factories.rewarded_sale(referrer)
+    result = runner.invoke(args=["ledger", "check"])
+    assert result.exit_code == 0, result.output
+    assert "Ledger OK" in result.output
+
+
+def test_ledger_check_names_an_unbalanced_transaction(runner, referrer, is_postgres):
+    factories.rewarded_sale(referrer)
+    if is_postgres:  # bypass the trigger, as a restore or a manual edit by a superuser could
+        db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    tx_id = _raw_unbalanced_transaction()
+    db.session.commit()
+    result = runner.invoke(args=["ledger", "check"])
+    assert result.exit_code == 1
+    assert f"transaction {tx_id} does not balance in usd: its legs sum to 500" in result.output
+    assert f"transaction {tx_id} has 1 leg(s)" in result.output
+
+
+def test_ledger_check_names_a_reward_edited_behind_the_ledgers_back(runner, referrer):
+    reward = factories.rewarded_sale(referrer)
+    db.session.execute(sa.update(Reward).where(Reward.id == reward.id).values(amount=900, granted_amount=900))
+    db.session.commit()
+    result = runner.invoke(args=["ledger", "check"])
+    assert result.exit_code == 1
+    assert f"reward {reward.id} (held) disagrees with the ledger" in result.output
+    assert f"customer {referrer.id} in usd: earned − reversed is 900" in result.output
+
+
+def test_ledger_check_names_a_reward_above_its_cap(runner, app):
+    factories.program(amount=1000, max_reward_amount=1000)
+    reward = factories.rewarded_sale(factories.customer())
+    db.session.execute(sa.update(Reward).where(Reward.id == reward.id).values(granted_amount=1200))
+    db.session.commit()
+    assert f"reward {reward.id} of 1200 exceeds its program's maximum 1000" in check_ledger()
+
+
+def test_held_rewards_stay_out_of_a_batch(referrer):
+    factories.rewarded_sale(referrer, occurred_at=datetime(2027, 5, 20, tzinfo=timezone.utc))  # held until 19 June
+    assert batch_payable(referrer.id, "usd", at=LATER) is None
+    assert usd(referrer)["held"] in (0, 1000)  # relative to today's date: held or payable, never lost
+
+
+def test_payout_legs_move_earned_through_transit_to_paid_out(referrer):
+    rewards = [factories.rewarded_sale(referrer) for _ in range(2)]
+    batch = batch_payable(referrer.id, "usd", at=LATER, idempotency_key="item-1")
+    db.session.commit()
+    assert [r.status for r in rewards] == ["batched", "batched"]
+    assert usd(referrer) == {"currency": "usd", "held": 0, "payable": 0, "batched": 2000, "paid": 0, "debt": 0}
+    confirm_paid(referrer.id, "usd", batch.rewards, batch.net, idempotency_key="transfer-tr_1")
+    confirm_paid(referrer.id, "usd", batch.rewards, batch.net, idempotency_key="transfer-tr_1")  # a retry
+    db.session.commit()
+    assert [r.status for r in rewards] == ["paid", "paid"]
+    assert usd(referrer)["paid"] == 2000 and usd(referrer)["batched"] == 0
+    with pytest.raises(Conflict):
+        confirm_paid(referrer.id, "usd", batch.rewards, batch.net)
+    assert check_ledger() == []
+
+
+def test_a_reversed_transfer_returns_to_earned_and_is_paid_again(referrer):
+    factories.rewarded_sale(referrer)
+    batch = batch_payable(referrer.id, "usd", at=LATER)
+    confirm_paid(referrer.id, "usd", batch.rewards, batch.net)
+    reverse_transfer(referrer.id, "usd", 400, idempotency_key="trr_1")
+    reverse_transfer(referrer.id, "usd", 400, idempotency_key="trr_1")  # the same reversal reported twice
+    db.session.commit()
+    assert usd(referrer) == {"currency": "usd", "held": 0, "payable": 400, "batched": 0, "paid": 600, "debt": 0}
+    with pytest.raises(InvalidInput):
+        reverse_transfer(referrer.id, "usd", 601)
+    again = batch_payable(referrer.id, "usd", at=LATER)
+    assert (again.rewards, again.net) == ([], 400)
+    confirm_paid(referrer.id, "usd", [], again.net)
+    db.session.commit()
+    assert usd(referrer)["paid"] == 1000
+    assert check_ledger() == []
+
+
+def test_concurrent_batches_of_one_referrer_take_each_reward_once(postgres, referrer):
+    for _ in range(3):
+        factories.rewarded_sale(referrer)
+    for kind in ("referrer_debt", "payouts_in_transit"):  # existing accounts: only the referrer lock orders the two
+        referrer_account(kind, referrer.id, "usd")
+    db.session.commit()
+    referrer_id, results = referrer.id, {}
+    first_batched, commit_first = threading.Event(), threading.Event()
+
+    def worker(name, before_commit):
+        with postgres.app_context():
+            try:
+                batch = batch_payable(referrer_id, "usd", at=LATER)
+                results[name] = batch and batch.net
+                before_commit()
+                db.session.commit()
+            except Exception as exc:  # reported by the assertion below, not lost in the thread
+                results[name] = exc
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=worker, args=("first", lambda: (first_batched.set(), commit_first.wait(10))))
+    second = threading.Thread(target=worker, args=("second", lambda: None))
+    first.start()
+    assert first_batched.wait(10)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "the second executor must wait for the first one's lock on the referrer"
+    commit_first.set()
+    first.join(10)
+    second.join(10)
+    assert results == {"first": 3000, "second": None}
+    assert usd(referrer)["batched"] == 3000
+    assert check_ledger() == []
