@@ -158,14 +158,11 @@ def _accounts(rows: list[dict]) -> dict[str, int]:
         now = utcnow()
         try:
             with db.session.begin_nested():
-                insert_rows(Account.__table__, [
+                found.update(zip(missing, insert_rows(Account.__table__, [
                     {"key": key, "kind": wanted[key][0], "currency": wanted[key][1], "customer_id": wanted[key][2],
-                     "created_at": now} for key in missing])
+                     "created_at": now} for key in missing], ids=True)))
         except IntegrityError:  # another worker created one of them meanwhile: take them one by one
-            for key in missing:
-                get_account(*wanted[key])
-        for chunk in _chunks(missing):
-            found.update(db.session.execute(select(Account.key, Account.id).where(Account.key.in_(chunk))).all())
+            found.update((key, get_account(*wanted[key]).id) for key in missing)
     return found
 
 
