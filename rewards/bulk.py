@@ -52,6 +52,13 @@ def insert_rows(table: Table, rows: list[dict], *, ids: bool = False) -> list[in
     return allocated
 
 
+def among(column, values: list):
+    """`column IN values`; on PostgreSQL `column = ANY(array)`, one parameter however long the list."""
+    if _postgres():
+        return column == func.any(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
 def update_rows(table: Table, key: str, values: dict[str, object], rows: list[dict], where=None) -> None:
     """UPDATE table SET <columns from each row, plus fixed `values`> WHERE table.<key> = row[key] [AND where].
 

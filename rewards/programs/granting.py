@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
-from rewards.bulk import insert_rows
+from rewards.bulk import among, insert_rows
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.extensions import db
@@ -27,7 +27,7 @@ from rewards.programs.service import grant_reward, on_sale_refunded, program_in_
 from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 
-CHUNK = 1000
+CHUNK = 5000
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -61,17 +61,18 @@ class ProgramsInForce:
 
 def _facts(pairs: list[tuple[int, int]]) -> dict[int, tuple]:
     """{referral_id: (referrer_id, sale_id, amount, refunded, refund_count, currency, occurred_at)}."""
-    refunds = (select(Refund.sale_id, func.sum(Refund.amount).label("total"), func.count().label("n"))
-               .group_by(Refund.sale_id).subquery())
     facts = {}
     for chunk in _chunks(pairs):
         sales = dict(chunk)
+        sale_ids = set(sales.values())
         referrers = dict(db.session.execute(select(Referral.id, Referral.referrer_id)
-                                            .where(Referral.id.in_(sales))).all())
+                                            .where(among(Referral.id, sales))).all())
+        refunds = (select(Refund.sale_id, func.sum(Refund.amount).label("total"), func.count().label("n"))
+                   .where(among(Refund.sale_id, sale_ids)).group_by(Refund.sale_id).subquery())
         rows = {row[0]: row[1:] for row in db.session.execute(
             select(Sale.id, Sale.amount, func.coalesce(refunds.c.total, 0), func.coalesce(refunds.c.n, 0),
                    Sale.currency, Sale.occurred_at)
-            .outerjoin(refunds, refunds.c.sale_id == Sale.id).where(Sale.id.in_(set(sales.values()))))}
+            .outerjoin(refunds, refunds.c.sale_id == Sale.id).where(among(Sale.id, sale_ids)))}
         for referral_id, sale_id in chunk:
             facts[referral_id] = (referrers[referral_id], sale_id, *rows[sale_id])
     return facts
@@ -82,13 +83,13 @@ def _lock_referrers(referrer_ids: list[int]) -> None:
     if db.engine.dialect.name != "postgresql":
         return
     for chunk in _chunks(referrer_ids):
-        db.session.execute(select(Customer.id).where(Customer.id.in_(chunk)).order_by(Customer.id).with_for_update())
+        db.session.execute(select(Customer.id).where(among(Customer.id, chunk)).order_by(Customer.id).with_for_update())
 
 
 def _existing(referral_ids: list[int]) -> dict[int, int]:
     found = {}
     for chunk in _chunks(referral_ids):
-        found.update(db.session.execute(select(Reward.referral_id, Reward.id).where(Reward.referral_id.in_(chunk))).all())
+        found.update(db.session.execute(select(Reward.referral_id, Reward.id).where(among(Reward.referral_id, chunk))).all())
     return found
 
 
@@ -105,7 +106,7 @@ def _years_so_far(keys: set[tuple]) -> dict[tuple, list[int]]:
                 select(Reward.referrer_id, func.count(Reward.id).filter(Reward.status != "reversed"),
                        func.coalesce(func.sum(reward_value_sql()), 0))
                 .join(Sale, Sale.id == Reward.sale_id)
-                .where(Reward.referrer_id.in_(chunk), Reward.currency == currency,
+                .where(among(Reward.referrer_id, chunk), Reward.currency == currency,
                        Sale.occurred_at >= start, Sale.occurred_at < end)
                 .group_by(Reward.referrer_id))
             for referrer_id, count, total in rows:
@@ -152,7 +153,7 @@ def _accounts(rows: list[dict]) -> dict[str, int]:
                           ("referrer_earned", row["currency"], row["referrer_id"]))
     found = {}
     for chunk in _chunks(list(wanted)):
-        found.update(db.session.execute(select(Account.key, Account.id).where(Account.key.in_(chunk))).all())
+        found.update(db.session.execute(select(Account.key, Account.id).where(among(Account.key, chunk))).all())
     missing = [key for key in wanted if key not in found]
     if missing:
         now = utcnow()
