@@ -17,6 +17,10 @@ from bench.common import env_for, flask, measured, scratch_database
 BASE = datetime(2026, 6, 1, tzinfo=timezone.utc)
 REFERRERS = 20_000
 
+# The baseline: the same join re-validation streams (pending referral x referrer x sale, matched on email,
+# phone or the referrer's code, net of refunds), aggregated per referral to "bought before?" and "a sale in
+# the window reaching the minimum". It reads only: no sentences, cards, first-referrer rule or writes,
+# while re-validation also writes decisions, statuses, sale links, rewards, ledger legs and audit events.
 HAND_SQL = """
 WITH p AS (SELECT attribution_days, min_sale_amount FROM programs WHERE currency = 'usd' AND active
            ORDER BY effective_from DESC LIMIT 1),

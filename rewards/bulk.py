@@ -10,6 +10,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from rewards.extensions import db
 
+COPY_FROM = 100  # rows; below this a multi-row INSERT is as quick and needs no id allocated beforehand
+
 
 def _postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
@@ -42,7 +44,7 @@ def insert_rows(table: Table, rows: list[dict], *, ids: bool = False) -> list[in
     """Insert `rows` (dicts with the same keys) into `table`; with ids=True, their new ids in the same order."""
     if not rows:
         return []
-    if not _postgres():
+    if len(rows) < COPY_FROM or not _postgres():  # a few rows (one new sale): one INSERT is one round trip
         if not ids:
             db.session.execute(insert(table), rows)
             return []

@@ -1,8 +1,10 @@
 """Granting many rewards at once gives exactly what granting them one by one gives: amounts, ledger, audit."""
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 
+from rewards import bulk
 from rewards.audit.models import AuditEvent
 from rewards.extensions import db
 from rewards.ledger.check import check_ledger
@@ -83,7 +85,9 @@ def _outcome(pairs) -> dict:
     }
 
 
-def test_bulk_grant_equals_one_by_one_with_caps_tiers_refunds_and_versions(app):
+@pytest.mark.parametrize("copy_from", [1, bulk.COPY_FROM])  # rows written by COPY (PostgreSQL) and by INSERT
+def test_bulk_grant_equals_one_by_one_with_caps_tiers_refunds_and_versions(app, monkeypatch, copy_from):
+    monkeypatch.setattr(bulk, "COPY_FROM", copy_from)
     pairs = _mixed_case()
     savepoint = db.session.begin_nested()
     _one_by_one(pairs)
