@@ -4,7 +4,7 @@ grant_reward() asks the database for the program, the referrer's year so far and
 then posts one transaction, for every referral. Here each of those is asked once for all the referrals:
 referrers are locked in id order, the referrer's year (count and value of standing rewards) is carried
 forward in memory in the order the referrals are given, exactly as one-by-one grants would see it, and
-rewards, ledger transactions, entries and audit events go in with bulk INSERTs.
+rewards, ledger transactions, entries and audit events are written in bulk (rewards.bulk: COPY on PostgreSQL).
 """
 import bisect
 from datetime import datetime, timedelta
@@ -59,14 +59,19 @@ class ProgramsInForce:
         return self._cache[key]
 
 
-def _facts(pairs: list[tuple[int, int]]) -> dict[int, tuple]:
+def _referrers(referral_ids: list[int]) -> dict[int, int]:
+    referrers = {}
+    for chunk in _chunks(referral_ids):
+        referrers.update(db.session.execute(select(Referral.id, Referral.referrer_id)
+                                            .where(among(Referral.id, chunk))).all())
+    return referrers
+
+
+def _facts(pairs: list[tuple[int, int]], referrers: dict[int, int]) -> dict[int, tuple]:
     """{referral_id: (referrer_id, sale_id, amount, refunded, refund_count, currency, occurred_at)}."""
     facts = {}
     for chunk in _chunks(pairs):
-        sales = dict(chunk)
-        sale_ids = set(sales.values())
-        referrers = dict(db.session.execute(select(Referral.id, Referral.referrer_id)
-                                            .where(among(Referral.id, sales))).all())
+        sale_ids = {sale_id for _, sale_id in chunk}
         refunds = (select(Refund.sale_id, func.sum(Refund.amount).label("total"), func.count().label("n"))
                    .where(among(Refund.sale_id, sale_ids)).group_by(Refund.sale_id).subquery())
         rows = {row[0]: row[1:] for row in db.session.execute(
@@ -213,13 +218,14 @@ def grant_rewards(pairs: list[tuple[int, int]]) -> dict[int, int | None]:
     if not pairs:
         return {}
     db.session.flush()
-    facts = _facts(pairs)
-    _lock_referrers(sorted({fact[0] for fact in facts.values()}))
+    referrers = _referrers([referral_id for referral_id, _ in pairs])
+    _lock_referrers(sorted(set(referrers.values())))
+    # Read after the locks: a refund recorded meanwhile is either seen here or waits to adjust our reward.
     result: dict[int, int | None] = {referral_id: None for referral_id, _ in pairs}
     existing = _existing(list(result))
     result.update(existing)
     todo = [pair for pair in pairs if pair[0] not in existing]
-    rows = _compute(todo, facts, ProgramsInForce())
+    rows = _compute(todo, _facts(todo, referrers), ProgramsInForce())
     if not rows:
         return result
     now = utcnow()
