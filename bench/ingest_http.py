@@ -31,7 +31,7 @@ end
 
 def prepare(url: str, env: dict) -> str:
     """Schema, a coordinator's API key, a program and 2,000 referrals the load's first buyers match."""
-    measured(flask("db", "upgrade"), env)
+    measured(flask("db", "upgrade", "heads"), env)
     subprocess.run(flask("users", "create", "--email", "bench@example.com", "--role", "coordinator"), cwd=ROOT,
                    env=env, input="bench-password-123\nbench-password-123\n", text=True, check=True,
                    capture_output=True)
