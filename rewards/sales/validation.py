@@ -5,6 +5,7 @@ from itertools import groupby
 import time
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
@@ -145,11 +146,14 @@ def _grant(qualified: list) -> dict:
     for chunk in _chunks(qualified, 500):
         referrals = {r.id: r for r in db.session.scalars(
             select(Referral).where(Referral.id.in_([w.referral_id for w in chunk])))}
-        sales = {s.id: s for s in db.session.scalars(select(Sale).where(Sale.id.in_([w.sale_id for w in chunk])))}
+        query = select(Sale).where(Sale.id.in_([w.sale_id for w in chunk]))
+        # The verdicts already summed each sale's refunds: load them only when some sale has any.
+        if any(w.sale_refunded for w in chunk):
+            query = query.options(selectinload(Sale.refunds))
+        sales = {s.id: s for s in db.session.scalars(query)}
         for weighed in chunk:
             sale = sales[weighed.sale_id]
             reward = grant_reward(referrals[weighed.referral_id], sale)
-            # The verdict already summed the sale's refunds: only a refunded sale needs its refunds loaded.
             if reward is not None and weighed.sale_refunded:
                 on_sale_refunded(sale)
             rewards[weighed.referral_id] = reward
