@@ -115,7 +115,8 @@ def api_key_for(secret: str) -> ApiKey | None:
     if not secret or not secret.startswith(API_KEY_PREFIX) or len(secret) > 100:
         return None
     # The user comes in the same query: every API request needs it (role, disabled) right after.
-    key = db.session.scalar(db.select(ApiKey).options(joinedload(ApiKey.user)).filter_by(key_hash=_hash_key(secret)))
+    key = db.session.scalar(db.select(ApiKey).options(joinedload(ApiKey.user))
+                            .filter_by(key_hash=_hash_key(secret)))
     if key is None or key.revoked_at is not None or key.user.is_disabled:
         return None
     return key
