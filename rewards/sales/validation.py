@@ -109,11 +109,27 @@ def _write(results: list, on_progress=None) -> dict:
             {"action": f"referral.{w.outcome}", "entity_type": "referrals", "entity_id": w.referral_id,
              "detail": {"sale_id": w.sale_id, "decided_by": "rules"}, "actor_user_id": user_id,
              "actor_api_key_id": api_key_id, "ip": None, "created_at": now} for w in moved])
-    db.session.expire_all()
+    _expire_changed(new, moved)
     _announce_reviews([w for w in moved if w.outcome == "review"])
     if on_progress:
         on_progress("decided")
     return _grant([w for w in moved if w.outcome == "qualified"])
+
+
+def _expire_changed(new: list, moved: list) -> None:
+    """The referrals and sales the bulk statements above changed, if this session holds them: read them again.
+
+    Only those: expiring everything would reload the API key, its user, programs... on the next touch.
+    """
+    session = db.session
+    for weighed in new:
+        referral = session.identity_map.get(session.identity_key(Referral, weighed.referral_id))
+        if referral is not None:
+            session.expire(referral)
+    for weighed in moved:
+        sale = session.identity_map.get(session.identity_key(Sale, weighed.sale_id))
+        if sale is not None:
+            session.expire(sale, ["referral_id", "referral"])
 
 
 def _announce_reviews(for_review: list) -> None:
@@ -130,12 +146,15 @@ def _grant(qualified: list) -> dict:
     for chunk in _chunks(qualified, 500):
         referrals = {r.id: r for r in db.session.scalars(
             select(Referral).where(Referral.id.in_([w.referral_id for w in chunk])))}
-        sales = {s.id: s for s in db.session.scalars(select(Sale).options(selectinload(Sale.refunds))
-                                                     .where(Sale.id.in_([w.sale_id for w in chunk])))}
+        query = select(Sale).where(Sale.id.in_([w.sale_id for w in chunk]))
+        # The verdicts already summed each sale's refunds: load them only when some sale has any.
+        if any(w.sale_refunded for w in chunk):
+            query = query.options(selectinload(Sale.refunds))
+        sales = {s.id: s for s in db.session.scalars(query)}
         for weighed in chunk:
             sale = sales[weighed.sale_id]
             reward = grant_reward(referrals[weighed.referral_id], sale)
-            if reward is not None and sale.refunds:
+            if reward is not None and weighed.sale_refunded:
                 on_sale_refunded(sale)
             rewards[weighed.referral_id] = reward
     return rewards
