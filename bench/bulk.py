@@ -97,7 +97,7 @@ def main():
     args = parser.parse_args()
     with scratch_database("bench_sales_bulk") as url, tempfile.TemporaryDirectory() as tmp:
         env = env_for(url)
-        measured(flask("db", "upgrade"), env)
+        measured(flask("db", "upgrade", "heads"), env)
         seed(url, args.referrals)
         path = os.path.join(tmp, "sales.csv")
         write_csv(path, args.sales, args.referrals)

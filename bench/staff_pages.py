@@ -1,9 +1,9 @@
 """The dashboard and the filtered referral pipeline at 1,000,000 referrals on PostgreSQL: server time p50/p95.
 
-    python -m bench.staff_pages [--referrals 1000000] [--requests 50] [--keep]
+    python -m bench.staff_pages [--referrals 1000000] [--requests 50] [--keep | --reuse]
 
 Uses a database of its own (BENCH_DATABASE_URL, default bench_board on 127.0.0.1), created, migrated, filled with
-generate_series and dropped at the end (unless --keep). Times each request through the Flask test client, so the
+generate_series and dropped at the end (unless --keep; --reuse measures a kept one again, migrated to the heads). Times each request through the Flask test client, so the
 figure is the server's: queries plus template rendering, without the network.
 """
 import argparse
@@ -67,14 +67,14 @@ def load(referrals: int):
             FROM generate_series(1, {referrals}) g,
                  LATERAL (SELECT random() + 0 * g AS r1, random() + 0 * g AS r2, random() + 0 * g AS r3) x""",
         """INSERT INTO programs (name, currency, reward_type, amount, min_sale_amount, attribution_days, hold_days,
-                                 effective_from, active, created_at)
-           VALUES ('Standard', 'usd', 'flat', 2500, 0, 30, 14, now() - interval '3 years', true, now())""",
+                                 effective_from, active, created_at, version)
+           VALUES ('Standard', 'usd', 'flat', 2500, 0, 30, 14, now() - interval '3 years', true, now(), 1)""",
         """INSERT INTO sales (external_id, email, amount, currency, occurred_at, source, referral_id, created_at)
            SELECT 'sale-' || id, referee_email, 10000, 'usd', created_at + interval '3 days', 'api', id, now()
            FROM referrals WHERE status = 'qualified' AND id % 2 = 0""",
-        """INSERT INTO rewards (referral_id, referrer_id, sale_id, program_id, amount, currency, status, payable_at,
-                                created_at)
-           SELECT s.referral_id, r.referrer_id, s.id, (SELECT min(id) FROM programs), 2500, 'usd',
+        """INSERT INTO rewards (referral_id, referrer_id, sale_id, program_id, amount, granted_amount, currency, status,
+                                payable_at, created_at)
+           SELECT s.referral_id, r.referrer_id, s.id, (SELECT min(id) FROM programs), 2500, 2500, 'usd',
                   CASE WHEN s.id % 3 = 0 THEN 'paid' ELSE 'held' END, s.occurred_at + interval '14 days', now()
            FROM sales s JOIN referrals r ON r.id = s.referral_id""",
         """INSERT INTO users (email, name, role, password_hash, session_token, is_disabled, created_at)
@@ -105,22 +105,25 @@ def main(argv=None):
     parser.add_argument("--referrals", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="measure a database kept by an earlier run; keep it")
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    create_database(url)
+    if not args.reuse:
+        create_database(url)
     config = type("BenchConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False})
     app = create_app(config)
     try:
         with app.app_context():
             flask_migrate.upgrade(directory=MIGRATIONS, revision="heads")
-            started = time.perf_counter()
-            load(args.referrals)
-            print(f"loaded {args.referrals:,} referrals in {time.perf_counter() - started:.0f} s")
+            if not args.reuse:
+                started = time.perf_counter()
+                load(args.referrals)
+                print(f"loaded {args.referrals:,} referrals in {time.perf_counter() - started:.0f} s")
         run(app, args.requests)
     finally:
         with app.app_context():
             db.engine.dispose()
-        if not args.keep:
+        if not (args.keep or args.reuse):
             drop_database(url)
 
 

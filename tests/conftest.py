@@ -233,7 +233,7 @@ def new_page(browser, live_server):
 
     def make(**kwargs):
         context = browser.new_context(base_url=live_server.url, **kwargs)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(20_000)  # generous: CI machines may be busy
         contexts.append(context)
         return context.new_page()
 

@@ -1,5 +1,7 @@
 """Staff pages: dashboard figures, the referral pipeline, referral detail, customers and the audit log."""
+import json
 import re
+from html import unescape
 from datetime import timedelta
 
 import pytest
@@ -42,6 +44,30 @@ def test_dashboard_shows_the_period_figures(login_as, client):
     assert "is not a date" in bad and figure(bad, "data-figure", "total") == "8"
 
 
+def test_dashboard_counts_only_the_period_even_for_referrals_entered_out_of_order(login_as, client):
+    """A referral backdated between two of the period's (an import) has an id inside the period's id range."""
+    login_as("coordinator")
+    now = utcnow()
+    rita = factories.customer(name="Rita Top")
+    recent = factories.referral(rita, status="qualified", created_at=now - timedelta(days=2))
+    imported = factories.referral(rita, status="qualified", created_at=now - timedelta(days=60))
+    latest = factories.referral(rita, status="pending", created_at=now)
+    for made in (recent, imported, imported, latest):
+        factories.sale(made, email=made.referee_email)
+
+    html = client.get("/admin").get_data(as_text=True)
+    assert [figure(html, "data-funnel", k) for k in ("Referred", "Bought", "Qualified", "Reward paid")] == [
+        "2", "2", "1", "0"]
+    chart = json.loads(unescape(re.search(r'id="trend-chart"[^>]*data-chart="([^"]+)"', html).group(1)))
+    assert len(chart["labels"]) == 30 and chart["labels"][-1] == now.date().isoformat()
+    assert sum(chart["referred"]) == 2 and chart["referred"][-3] == 1 and chart["qualified"][-3] == 1
+    year = client.get("/admin?days=365").get_data(as_text=True)
+    assert [figure(year, "data-funnel", k) for k in ("Referred", "Bought", "Qualified")] == ["3", "3", "2"]
+    chart = json.loads(unescape(re.search(r'id="trend-chart"[^>]*data-chart="([^"]+)"', year).group(1)))
+    assert chart["labels"][-1] == now.strftime("%Y-%m") and sum(chart["referred"]) == 3
+    assert sum(chart["qualified"]) == 2
+
+
 def _pipeline_names(html):
     table = re.search(r'id="pipeline".*?</table>', html, re.S).group(0)
     return re.findall(r'/admin/referrals/\d+">([^<]+)</a>', table)
@@ -69,6 +95,11 @@ def test_pipeline_filters_searches_sorts_and_pages(login_as, client):
     assert _pipeline_names(client.get("/admin/referrals?q=CLE").get_data(as_text=True)) == ["Cleo Cole"]
     assert _pipeline_names(client.get("/admin/referrals?q=bob@").get_data(as_text=True)) == ["Bob Baker"]
     assert _pipeline_names(client.get("/admin/referrals?q=%25").get_data(as_text=True)) == []
+    factories.referral(referee_name="Cleo Abbot", email="abbot@example.org", created_at=now - timedelta(days=20))
+    assert _pipeline_names(client.get("/admin/referrals?q=cle&sort=name").get_data(as_text=True)) == [
+        "Cleo Abbot", "Cleo Cole"]
+    assert _pipeline_names(client.get("/admin/referrals?q=cle&sort=name_desc").get_data(as_text=True)) == [
+        "Cleo Cole", "Cleo Abbot"]
     since = (now - timedelta(days=10)).date().isoformat()
     assert _pipeline_names(client.get(f"/admin/referrals?date_from={since}&sort=name")
                            .get_data(as_text=True)) == ["Anna Able", "Bob Baker"]

@@ -1,4 +1,5 @@
 """POST /api/v1/sales and refunds: idempotent, refusals, refunds before their sale, rewards adjusted."""
+import threading
 from datetime import timedelta
 
 import pytest
@@ -28,6 +29,40 @@ def test_same_sale_twice_is_200_and_nothing_new_other_content_is_409(api_as):
     assert db.session.scalar(db.select(db.func.count()).select_from(Sale)) == 1
     stored = db.session.get(Sale, first.json["id"])
     assert stored.source == "api" and stored.occurred_at.isoformat() == "2026-03-01T09:00:00+00:00"
+
+
+def test_a_repeat_answers_with_the_reward_the_sale_earned(api_as):
+    factories.program(min_sale_amount=1000)
+    referral = factories.referral(email="buyer@example.com", created_at=utcnow() - timedelta(days=1))
+    api, payload = api_as("coordinator"), body(occurred_at=utcnow().isoformat())
+    first = api.post("/api/v1/sales", json=payload)
+    assert first.status_code == 201 and first.json["referral_id"] == referral.id
+    assert first.json["reward"]["amount"] == 1000 and first.json["reward"]["status"] == "held"
+    again = api.post("/api/v1/sales", json=payload)
+    assert again.status_code == 200 and again.json == first.json
+
+
+def test_the_same_sale_reported_twice_at_once_is_stored_and_rewarded_once(postgres, api_as):
+    factories.program(min_sale_amount=1000)
+    referral = factories.referral(email="buyer@example.com", created_at=utcnow() - timedelta(days=1))
+    api = api_as("coordinator")
+    payload = body(occurred_at=utcnow().isoformat())
+    barrier, answers = threading.Barrier(2), []
+
+    def report():
+        with postgres.test_client() as client:
+            barrier.wait()
+            answers.append(client.post("/api/v1/sales", json=payload, headers=api.headers))
+
+    threads = [threading.Thread(target=report) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answer.status_code for answer in answers) == [200, 201]
+    assert answers[0].json == answers[1].json and answers[0].json["referral_id"] == referral.id
+    assert db.session.scalar(db.select(db.func.count()).select_from(Sale)) == 1
+    assert db.session.scalar(db.select(db.func.count()).select_from(Reward)) == 1
 
 
 @pytest.mark.parametrize("overrides, field", [

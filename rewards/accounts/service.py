@@ -4,6 +4,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import joinedload
 
 from rewards import audit
 from rewards.accounts.models import ROLES, ApiKey, User, new_session_token
@@ -113,7 +114,9 @@ def api_key_for(secret: str) -> ApiKey | None:
     """The live key matching `secret`, whose user is active; else None."""
     if not secret or not secret.startswith(API_KEY_PREFIX) or len(secret) > 100:
         return None
-    key = db.session.scalar(db.select(ApiKey).filter_by(key_hash=_hash_key(secret)))
+    # The user comes in the same query: every API request needs it (role, disabled) right after.
+    key = db.session.scalar(db.select(ApiKey).options(joinedload(ApiKey.user))
+                            .filter_by(key_hash=_hash_key(secret)))
     if key is None or key.revoked_at is not None or key.user.is_disabled:
         return None
     return key

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal_column, or_, select
 
 from rewards.admin.stats import midnight
 from rewards.audit.models import AuditEvent
@@ -79,7 +79,20 @@ def pipeline_query(filters: Filters):
         pattern = prefix_pattern(filters.q)
         query = query.where(or_(func.lower(Referral.referee_name).like(pattern, escape="\\"),
                                 Referral.referee_email.like(pattern, escape="\\")))
+        if filters.sort in ("name", "name_desc"):
+            return query.order_by(*_unindexed_name_order(filters.sort))
     return query.order_by(*SORTS[filters.sort][1])
+
+
+def _unindexed_name_order(sort: str):
+    """The name sorts, in an order no index provides: for a name search, which the prefix indexes serve.
+
+    Otherwise PostgreSQL walks the name index from A, skipping every row until the searched names (all
+    together in that order) begin: most of the table for a late letter. Sorting the matches costs far less.
+    `name || ''` sorts exactly as `name` does.
+    """
+    name = Referral.referee_name.concat(literal_column("''"))
+    return (name.asc(), Referral.id.asc()) if sort == "name" else (name.desc(), Referral.id.desc())
 
 
 def referral_history(referral_id: int) -> list[tuple[AuditEvent, str | None]]:

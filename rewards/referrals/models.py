@@ -22,10 +22,11 @@ class Referral(db.Model):
     __table_args__ = (
         UniqueConstraint("referrer_id", "referee_email", name="uq_referrals_referrer_referee"),
         Index("ix_referrals_status_created", "status", "created_at"),
-        # The staff pipeline and dashboard: filters by source, period counts read from the index alone,
-        # sorting by name. (Prefix-search indexes are PostgreSQL expressions: see migration 0004_board.)
+        # The staff pipeline and dashboard: filters by source, period counts read from the index alone (with the
+        # id, for the period's id range), sorting by name. (Prefix-search indexes are PostgreSQL expressions:
+        # see migration 0004_board.)
         Index("ix_referrals_source_created", "source", "created_at"),
-        Index("ix_referrals_created_status_referrer", "created_at", "status", "referrer_id"),
+        Index("ix_referrals_created_status_referrer_id", "created_at", "status", "referrer_id", "id"),
         Index("ix_referrals_referee_name", "referee_name"),
     )
 

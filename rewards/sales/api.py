@@ -29,8 +29,12 @@ class Sales(MethodView):
     def post(self, data):
         """Record a sale and weigh it against the referrals it may prove (idempotent on external_id)."""
         sale, created, reward = service.record_sale(data, "api")
-        db.session.commit()
+        # The answer is what was just written, read before the commit expires it (no query to read it back).
         body = {"id": sale.id, "external_id": sale.external_id, "referral_id": sale.referral_id, "reward": reward}
+        db.session.flush()
+        if reward is not None:
+            db.session.expunge(reward)
+        db.session.commit()
         return (body, 201) if created else (body, 200)
 
 

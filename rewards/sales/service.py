@@ -1,5 +1,6 @@
 """Recording sales and refunds, each once, and weighing every new sale against the referrals it may prove."""
 from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from rewards import audit
@@ -29,15 +30,22 @@ def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
     The same external_id with the same content is a harmless repeat; with other content, a Conflict.
     """
     row = clean_sale(fields)
+    sale = _insert_sale({**row, "source": source})
+    if sale is not None:
+        return sale, True, land_sale(sale)
+    # A repeat, or a concurrent twin that committed first (the INSERT waited for it, then did nothing).
     existing = db.session.scalar(select(Sale).filter_by(external_id=row["external_id"]))
-    if existing is None:
-        sale = Sale(**row, source=source)
-        if insert_once(sale):
-            return sale, True, land_sale(sale)
-        existing = db.session.scalar(select(Sale).filter_by(external_id=row["external_id"]))
     if existing.content_hash != row["content_hash"]:
         raise Conflict("A sale with this external_id was already recorded with different content.", "external_id")
     return existing, False, reward_for_sale(existing)
+
+
+def _insert_sale(values: dict) -> Sale | None:
+    """INSERT the sale unless its external_id is stored: one statement, no lookup or savepoint first."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(Sale).values(**values).on_conflict_do_nothing(index_elements=["external_id"])
+                 .returning(Sale))
+    return db.session.scalars(statement).one_or_none()
 
 
 def insert_once(record) -> bool:

@@ -103,11 +103,27 @@ def _write(results: list, on_progress=None) -> dict:
         {"action": f"referral.{w.outcome}", "entity_type": "referrals", "entity_id": w.referral_id,
          "detail": {"sale_id": w.sale_id, "decided_by": "rules"}, "actor_user_id": user_id,
          "actor_api_key_id": api_key_id, "ip": None, "created_at": now} for w in moved])
-    db.session.expire_all()
+    _expire_changed(new, moved)
     _announce_reviews([w for w in moved if w.outcome == "review"])
     if on_progress:
         on_progress("decided")
     return _grant([w for w in moved if w.outcome == "qualified"])
+
+
+def _expire_changed(new: list, moved: list) -> None:
+    """The referrals and sales the bulk statements above changed, if this session holds them: read them again.
+
+    Only those: expiring everything would reload the API key, its user, programs... on the next touch.
+    """
+    session = db.session
+    for weighed in new:
+        referral = session.identity_map.get(session.identity_key(Referral, weighed.referral_id))
+        if referral is not None:
+            session.expire(referral)
+    for weighed in moved:
+        sale = session.identity_map.get(session.identity_key(Sale, weighed.sale_id))
+        if sale is not None:
+            session.expire(sale, ["referral_id", "referral"])
 
 
 def _announce_reviews(for_review: list) -> None:
