@@ -17,6 +17,10 @@ from bench.common import env_for, flask, measured, scratch_database
 BASE = datetime(2026, 6, 1, tzinfo=timezone.utc)
 REFERRERS = 20_000
 
+# The baseline: the same join re-validation streams (pending referral x referrer x sale, matched on email,
+# phone or the referrer's code, net of refunds), aggregated per referral to "bought before?" and "a sale in
+# the window reaching the minimum". It reads only: no sentences, cards, first-referrer rule or writes,
+# while re-validation also writes decisions, statuses, sale links, rewards, ledger legs and audit events.
 HAND_SQL = """
 WITH p AS (SELECT attribution_days, min_sale_amount FROM programs WHERE currency = 'usd' AND active
            ORDER BY effective_from DESC LIMIT 1),
@@ -37,9 +41,13 @@ def seed(url: str, referrals: int) -> None:
     """Referrers, their referrals (5 % of buyers referred twice) and one program, by COPY."""
     rng = random.Random(7)
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn, conn.cursor() as cur:
-        cur.execute("INSERT INTO programs (name, currency, reward_type, amount, min_sale_amount, attribution_days,"
-                    " hold_days, effective_from, active, created_at) VALUES ('Bench', 'usd', 'flat', 1000, 2000,"
-                    " 30, 14, %s, true, %s)", (BASE - timedelta(days=400), BASE))
+        # A second-referral tier and a yearly cap, so granting walks the same rules a real program has.
+        cur.execute("INSERT INTO programs (name, currency, version, reward_type, amount, min_sale_amount,"
+                    " attribution_days, hold_days, yearly_cap_amount, effective_from, active, created_at)"
+                    " VALUES ('Bench', 'usd', 1, 'flat', 1000, 2000, 30, 14, 2500, %s, true, %s) RETURNING id",
+                    (BASE - timedelta(days=400), BASE))
+        cur.execute("INSERT INTO program_tiers (program_id, from_referral, amount) VALUES (%s, 2, 1500)",
+                    cur.fetchone())
         with cur.copy("COPY customers (email, name, referral_code, created_at) FROM STDIN") as copy:
             for i in range(REFERRERS):
                 copy.write_row((f"ref{i}@example.com", f"Referrer {i}", f"code{i:08d}", BASE - timedelta(days=300)))

@@ -16,6 +16,7 @@ from rewards.ledger.check import check_ledger
 from rewards.ledger.models import LedgerEntry
 from rewards.ledger.payouts import batch_payable, confirm_paid, reverse_transfer
 from rewards.ledger.service import referrer_balances
+from rewards.programs.granting import grant_rewards
 from rewards.programs.models import Program, Reward
 from rewards.programs.rules import year_bounds
 from rewards.programs.service import create_program, grant_reward, on_sale_refunded
@@ -77,6 +78,34 @@ class LedgerMachine(RuleBasedStateMachine):
             self.awaiting_review.append((referral.id, sale.id))
         else:
             factories.qualify(referral, sale)
+
+    @rule(sales=st.lists(st.tuples(st.integers(0, 1), currencies, st.integers(0, 100000), days, refund_share),
+                         min_size=1, max_size=5))
+    def referred_sales_granted_in_bulk(self, sales):
+        """A re-validation's bulk grant, some sales already partly refunded: the same as one by one."""
+        pairs = []
+        for who, currency, amount, day, share in sales:
+            referral = factories.referral(db.session.get(Customer, self.referrers[who]), status="qualified")
+            sale = factories.sale(referral, amount=amount, currency=currency, occurred_at=START + timedelta(days=day))
+            if share < 100 and amount * share // 100 > 0:
+                sale.refunds.append(Refund(external_id=f"bulk-re-{sale.id}", amount=amount * share // 100))
+            self.sales.append(sale.id)
+            pairs.append((referral.id, sale.id))
+        db.session.commit()
+        savepoint = db.session.begin_nested()
+        one_by_one = []
+        for referral_id, sale_id in pairs:
+            sale = db.session.get(Sale, sale_id)
+            reward = grant_reward(db.session.get(Referral, referral_id), sale)
+            if reward is not None and sale.refunds:
+                on_sale_refunded(sale)
+            one_by_one.append(reward and (reward.amount, reward.tier_from_referral, reward.status))
+        savepoint.rollback()
+        granted = grant_rewards(pairs)
+        db.session.commit()
+        rewards = [db.session.get(Reward, granted[referral_id]) if granted[referral_id] else None
+                   for referral_id, _ in pairs]
+        assert [r and (r.amount, r.tier_from_referral, r.status) for r in rewards] == one_by_one
 
     @precondition(lambda self: self.awaiting_review)
     @rule(pick=st.integers(0, 50), twice=st.booleans())

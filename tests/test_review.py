@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 
+from rewards import bulk
 from rewards.audit.models import AuditEvent
 from rewards.clock import utcnow
 from rewards.extensions import db
@@ -107,7 +108,9 @@ def test_expire_cli_and_task(runner, app):
     assert celery.conf.beat_schedule["expire-referrals"]["task"] == "rewards.sales.expire_referrals"
 
 
-def test_revalidate_cli_reweighs_pending_referrals_after_a_program_change(runner, app):
+@pytest.mark.parametrize("copy_from", [1, bulk.COPY_FROM])  # rows written by COPY (PostgreSQL) and by INSERT
+def test_revalidate_cli_reweighs_pending_referrals_after_a_program_change(runner, app, monkeypatch, copy_from):
+    monkeypatch.setattr(bulk, "COPY_FROM", copy_from)
     referral = factories.referral(email="frank@example.com", created_at=utcnow() - timedelta(days=2))
     db.session.add(Sale(external_id="s1", email="frank@example.com", amount=5000, currency="usd",
                         occurred_at=utcnow(), source="csv"))
@@ -123,3 +126,7 @@ def test_revalidate_cli_reweighs_pending_referrals_after_a_program_change(runner
     assert "qualified 0" in runner.invoke(args=["referrals", "revalidate"]).output
     # A pending verdict is written once per sale, not once per run.
     assert db.session.scalar(db.select(db.func.count()).select_from(Decision)) == 2
+    assert [c["name"] for c in db.session.scalar(db.select(Decision).order_by(Decision.id.desc())).checks] == [
+        "buyer_matches_referee", "attribution_window", "new_buyer", "minimum_amount", "not_self_referral",
+        "earliest_referral"]
+    assert runner.invoke(args=["ledger", "check"]).exit_code == 0

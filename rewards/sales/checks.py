@@ -4,7 +4,6 @@ One implementation serves a single new sale and a re-validation of every pending
 statement streams the (referral, matching sale) pairs, the rules run over each referral's pairs in
 Python, and the results are written back in bulk.
 """
-import bisect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -12,35 +11,13 @@ from sqlalchemy import and_, func, or_, select
 
 from rewards.contacts import canonical_email
 from rewards.customers.models import Customer
-from rewards.extensions import db
 from rewards.money import format_money
+from rewards.programs.granting import ProgramsInForce
 from rewards.programs.models import Program
-from rewards.programs.service import program_in_force
 from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 
 STREAM_BATCH = 5000
-
-
-class ProgramsInForce:
-    """program_in_force(), asked once per program version rather than once per sale."""
-
-    def __init__(self):
-        self._starts: dict[str, list[datetime]] = {}
-        self._cache: dict[tuple, Program | None] = {}
-
-    def at(self, currency: str, when: datetime) -> Program | None:
-        starts = self._starts.get(currency)
-        if starts is None:
-            starts = sorted(db.session.scalars(select(Program.effective_from).where(Program.currency == currency)))
-            self._starts[currency] = starts
-        index = bisect.bisect_right(starts, when)
-        if index == 0:
-            return None
-        key = (currency, starts[index - 1])
-        if key not in self._cache:
-            self._cache[key] = program_in_force(currency, starts[index - 1])
-        return self._cache[key]
 
 
 @dataclass(slots=True)

@@ -4,16 +4,17 @@ from itertools import groupby
 
 import time
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, or_, select
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
+from rewards.bulk import insert_rows, update_rows
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.events import referral_needs_review
 from rewards.extensions import db
-from rewards.programs.service import grant_reward, on_sale_refunded
+from rewards.programs.granting import grant_rewards
+from rewards.programs.models import Reward
 from rewards.referrals.models import Referral
 from rewards.sales.checks import (STREAM_BATCH, ProgramsInForce, evaluate, finish_self_check, pairs_query,
                                   settle_first_referrer)
@@ -38,7 +39,7 @@ def _lock_pending(referral_filter) -> bool:
 def weigh(referral_filter, on_progress=None) -> tuple[list, dict]:
     """Weigh the pending referrals matching `referral_filter` against the stored sales (not committed).
 
-    Returns the verdicts and the rewards granted, by referral id.
+    Returns the verdicts and the ids of the rewards granted, by referral id.
     """
     db.session.flush()
     if not _lock_pending(referral_filter):
@@ -89,26 +90,19 @@ def _write(results: list, on_progress=None) -> dict:
     # A pending verdict already recorded for the same sale is not news: re-validation stays quiet.
     new = [w for w in results if w.outcome != "pending" or latest.get(w.referral_id) != (w.sale_id, "pending")]
     moved = [w for w in new if w.outcome != "pending"]
-    if new:
-        db.session.execute(insert(Decision.__table__), [
-            {"referral_id": w.referral_id, "sale_id": w.sale_id, "outcome": w.outcome, "checks": w.checks,
-             "reason": None, "decided_by_id": None, "decided_at": now} for w in new])
-    if moved:
-        referrals = Referral.__table__
-        db.session.execute(
-            update(referrals).where(referrals.c.id == bindparam("rid"), referrals.c.status == "pending")
-            .values(status=bindparam("new_status"), updated_at=now),
-            [{"rid": w.referral_id, "new_status": w.outcome} for w in moved])
-        sales = Sale.__table__
-        db.session.execute(
-            update(sales).where(sales.c.id == bindparam("sid"), sales.c.referral_id.is_(None))
-            .values(referral_id=bindparam("rid")),
-            [{"sid": w.sale_id, "rid": w.referral_id} for w in moved if w.outcome != "rejected"])
-        user_id, api_key_id = current_actor()
-        db.session.execute(insert(AuditEvent.__table__), [
-            {"action": f"referral.{w.outcome}", "entity_type": "referrals", "entity_id": w.referral_id,
-             "detail": {"sale_id": w.sale_id, "decided_by": "rules"}, "actor_user_id": user_id,
-             "actor_api_key_id": api_key_id, "ip": None, "created_at": now} for w in moved])
+    insert_rows(Decision.__table__, [
+        {"referral_id": w.referral_id, "sale_id": w.sale_id, "outcome": w.outcome, "checks": w.checks,
+         "reason": None, "decided_by_id": None, "decided_at": now} for w in new])
+    referrals, sales = Referral.__table__, Sale.__table__
+    update_rows(referrals, "id", {"updated_at": now}, [{"id": w.referral_id, "status": w.outcome} for w in moved],
+                where=referrals.c.status == "pending")
+    update_rows(sales, "id", {}, [{"id": w.sale_id, "referral_id": w.referral_id}
+                                  for w in moved if w.outcome != "rejected"], where=sales.c.referral_id.is_(None))
+    user_id, api_key_id = current_actor()
+    insert_rows(AuditEvent.__table__, [
+        {"action": f"referral.{w.outcome}", "entity_type": "referrals", "entity_id": w.referral_id,
+         "detail": {"sale_id": w.sale_id, "decided_by": "rules"}, "actor_user_id": user_id,
+         "actor_api_key_id": api_key_id, "ip": None, "created_at": now} for w in moved])
     _expire_changed(new, moved)
     _announce_reviews([w for w in moved if w.outcome == "review"])
     if on_progress:
@@ -141,23 +135,8 @@ def _announce_reviews(for_review: list) -> None:
 
 
 def _grant(qualified: list) -> dict:
-    """A reward for each referral that just qualified (through the programs package's own rules)."""
-    rewards = {}
-    for chunk in _chunks(qualified, 500):
-        referrals = {r.id: r for r in db.session.scalars(
-            select(Referral).where(Referral.id.in_([w.referral_id for w in chunk])))}
-        query = select(Sale).where(Sale.id.in_([w.sale_id for w in chunk]))
-        # The verdicts already summed each sale's refunds: load them only when some sale has any.
-        if any(w.sale_refunded for w in chunk):
-            query = query.options(selectinload(Sale.refunds))
-        sales = {s.id: s for s in db.session.scalars(query)}
-        for weighed in chunk:
-            sale = sales[weighed.sale_id]
-            reward = grant_reward(referrals[weighed.referral_id], sale)
-            if reward is not None and weighed.sale_refunded:
-                on_sale_refunded(sale)
-            rewards[weighed.referral_id] = reward
-    return rewards
+    """A reward for each referral that just qualified (the programs package's rules, granted in bulk): ids."""
+    return grant_rewards([(w.referral_id, w.sale_id) for w in qualified])
 
 
 def buyer_filter(sale: Sale):
@@ -177,8 +156,10 @@ def weigh_sale(sale: Sale):
     referral_filter = buyer_filter(sale)
     if referral_filter is None:
         return None
-    _, rewards = weigh(referral_filter)
-    return next((reward for reward in rewards.values() if reward is not None and reward.sale_id == sale.id), None)
+    results, rewards = weigh(referral_filter)
+    reward_id = next((rewards[w.referral_id] for w in results if w.sale_id == sale.id and rewards.get(w.referral_id)),
+                     None)
+    return db.session.get(Reward, reward_id) if reward_id is not None else None
 
 
 def revalidate(since_sale_id: int | None = None, on_progress=None) -> Counter:
