@@ -30,7 +30,6 @@ class Weighed:
     buyer_key: str
     sale_id: int
     sale_fingerprint: str | None
-    sale_refunded: int  # what had been refunded of the sale when it was weighed
     valid: bool
     self_checks: list  # [(passed, detail)] for email and phone; the card is checked once fingerprints are known
     checks: list = field(default_factory=list)
@@ -94,7 +93,7 @@ def evaluate(rows: list, programs: ProgramsInForce) -> Weighed | None:
               _new_buyer_check(earlier, created_at), _minimum_check(row, program)]
     return Weighed(referral_id=referral_id, created_at=created_at, referrer_id=referrer_id,
                    buyer_key=row[10] or row[11] or "", sale_id=row[8], sale_fingerprint=row[16],
-                   sale_refunded=row[17], valid=all(check["passed"] for check in checks),
+                   valid=all(check["passed"] for check in checks),
                    self_checks=_self_checks(row, referrer_email, referrer_phone), checks=checks)
 
 
