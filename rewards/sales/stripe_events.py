@@ -7,7 +7,7 @@ from rewards.contacts import normalize_phone
 from rewards.errors import InvalidInput
 from rewards.extensions import db
 from rewards.sales.models import Sale, StripeEvent
-from rewards.sales.rows import clean_email
+from rewards.contacts import normalize_email
 from rewards.sales.service import insert_once, land_sale, record_refund, refunded_total
 from rewards.sales.validation import weigh_sale
 
@@ -29,7 +29,7 @@ def _when(timestamp) -> datetime:
 
 def _email(value) -> str:
     try:
-        return clean_email(value) if value else ""
+        return normalize_email(value) if value else ""
     except InvalidInput:
         return ""
 
