@@ -13,6 +13,12 @@ from rewards.extensions import db
 COPY_FROM = 100  # rows; below this a multi-row INSERT is as quick and needs no id allocated beforehand
 
 
+def chunks(items: list, size: int):
+    """`items` in consecutive slices of at most `size`, to keep each IN list or statement bounded."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def _postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
-from rewards.bulk import among, insert_rows
+from rewards.bulk import among, chunks, insert_rows
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.extensions import db
@@ -28,11 +28,6 @@ from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 
 CHUNK = 5000
-
-
-def _chunks(items: list, size: int = CHUNK):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 class ProgramsInForce:
@@ -61,7 +56,7 @@ class ProgramsInForce:
 
 def _referrers(referral_ids: list[int]) -> dict[int, int]:
     referrers = {}
-    for chunk in _chunks(referral_ids):
+    for chunk in chunks(referral_ids, CHUNK):
         referrers.update(db.session.execute(select(Referral.id, Referral.referrer_id)
                                             .where(among(Referral.id, chunk))).all())
     return referrers
@@ -70,7 +65,7 @@ def _referrers(referral_ids: list[int]) -> dict[int, int]:
 def _facts(pairs: list[tuple[int, int]], referrers: dict[int, int]) -> dict[int, tuple]:
     """{referral_id: (referrer_id, sale_id, amount, refunded, refund_count, currency, occurred_at)}."""
     facts = {}
-    for chunk in _chunks(pairs):
+    for chunk in chunks(pairs, CHUNK):
         sale_ids = {sale_id for _, sale_id in chunk}
         refunds = (select(Refund.sale_id, func.sum(Refund.amount).label("total"), func.count().label("n"))
                    .where(among(Refund.sale_id, sale_ids)).group_by(Refund.sale_id).subquery())
@@ -87,13 +82,13 @@ def _lock_referrers(referrer_ids: list[int]) -> None:
     """Lock every referrer concerned, in id order (so two bulk grants never deadlock), as lock_referrer does."""
     if db.engine.dialect.name != "postgresql":
         return
-    for chunk in _chunks(referrer_ids):
+    for chunk in chunks(referrer_ids, CHUNK):
         db.session.execute(select(Customer.id).where(among(Customer.id, chunk)).order_by(Customer.id).with_for_update())
 
 
 def _existing(referral_ids: list[int]) -> dict[int, int]:
     found = {}
-    for chunk in _chunks(referral_ids):
+    for chunk in chunks(referral_ids, CHUNK):
         found.update(db.session.execute(select(Reward.referral_id, Reward.id).where(among(Reward.referral_id, chunk))).all())
     return found
 
@@ -106,7 +101,7 @@ def _years_so_far(keys: set[tuple]) -> dict[tuple, list[int]]:
         by_period.setdefault((currency, year), []).append(referrer_id)
     for (currency, year), referrer_ids in by_period.items():
         start, end = year, year.replace(year=year.year + 1)
-        for chunk in _chunks(sorted(referrer_ids)):
+        for chunk in chunks(sorted(referrer_ids), CHUNK):
             rows = db.session.execute(
                 select(Reward.referrer_id, func.count(Reward.id).filter(Reward.status != "reversed"),
                        func.coalesce(func.sum(reward_value_sql()), 0))
@@ -157,7 +152,7 @@ def _accounts(rows: list[dict]) -> dict[str, int]:
         wanted.setdefault(account_key("referrer_earned", row["currency"], row["referrer_id"]),
                           ("referrer_earned", row["currency"], row["referrer_id"]))
     found = {}
-    for chunk in _chunks(list(wanted)):
+    for chunk in chunks(list(wanted), CHUNK):
         found.update(db.session.execute(select(Account.key, Account.id).where(among(Account.key, chunk))).all())
     missing = [key for key in wanted if key not in found]
     if missing:

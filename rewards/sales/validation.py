@@ -8,7 +8,7 @@ from sqlalchemy import and_, or_, select
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
-from rewards.bulk import insert_rows, update_rows
+from rewards.bulk import chunks, insert_rows, update_rows
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.events import referral_needs_review
@@ -21,11 +21,6 @@ from rewards.sales.checks import (STREAM_BATCH, ProgramsInForce, evaluate, finis
 from rewards.sales.models import Decision, Sale
 
 CHUNK = 1000
-
-
-def _chunks(items: list, size: int = CHUNK):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _lock_pending(referral_filter) -> bool:
@@ -64,7 +59,7 @@ def _referrer_cards(referrer_ids: list) -> dict[int, set]:
     """Payment fingerprints each referrer has paid with (their own sales, by email or phone)."""
     cards: dict[int, set] = {}
     join = or_(Sale.email == Customer.email, and_(Customer.phone.is_not(None), Sale.phone == Customer.phone))
-    for chunk in _chunks(referrer_ids):
+    for chunk in chunks(referrer_ids, CHUNK):
         rows = db.session.execute(select(Customer.id, Sale.payment_fingerprint).join(Sale, join)
                                   .where(Customer.id.in_(chunk), Sale.payment_fingerprint.is_not(None)))
         for customer_id, fingerprint in rows:
@@ -74,7 +69,7 @@ def _referrer_cards(referrer_ids: list) -> dict[int, set]:
 
 def _latest_decisions(referral_ids: list) -> dict[int, tuple]:
     latest = {}
-    for chunk in _chunks(referral_ids):
+    for chunk in chunks(referral_ids, CHUNK):
         newest = (select(db.func.max(Decision.id)).where(Decision.referral_id.in_(chunk))
                   .group_by(Decision.referral_id))
         for referral_id, sale_id, outcome in db.session.execute(
@@ -129,7 +124,7 @@ def _expire_changed(new: list, moved: list) -> None:
 def _announce_reviews(for_review: list) -> None:
     """Tell the rest of the app (the task board) which referrals now wait for a coordinator, and why."""
     reasons = {w.referral_id: " ".join(c["detail"] for c in w.checks if not c["passed"]) for w in for_review}
-    for chunk in _chunks(list(reasons)):
+    for chunk in chunks(list(reasons), CHUNK):
         for referral in db.session.scalars(select(Referral).where(Referral.id.in_(chunk))):
             referral_needs_review.send(referral, reason=reasons[referral.id] or None)
 
