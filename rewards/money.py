@@ -10,6 +10,18 @@ def minor_unit_digits(currency: str) -> int:
     return 0 if currency.lower() in ZERO_DECIMAL else 2
 
 
+def to_minor_units(text: str, currency: str) -> int:
+    """What a person typed in currency units ("12.34", "1,000") → minor units; ValueError if it is not that."""
+    digits = minor_unit_digits(currency)
+    try:
+        value = Decimal(str(text).replace(",", "").strip())
+    except ArithmeticError:
+        raise ValueError(f"“{text}” is not an amount.") from None
+    if not value.is_finite() or value != value.quantize(Decimal(1).scaleb(-digits)):
+        raise ValueError(f"“{text}” is not an amount in {currency.upper()} ({digits} decimals at most).")
+    return int(value.scaleb(digits))
+
+
 def percent_of(amount: int, percent: Decimal) -> int:
     """`percent` % of `amount` minor units, rounded half-even to the minor unit (Decimal only inside)."""
     result = (Decimal(amount) * Decimal(percent) / Decimal(100)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
