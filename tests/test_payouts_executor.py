@@ -15,7 +15,8 @@ from rewards.ledger.check import check_ledger
 from rewards.payouts import service
 from rewards.payouts.executor import execute_batch
 from rewards.payouts.models import PayoutBatch, PayoutItem
-from tests.payouts_support import app_config, approved_batch, fake_stripe  # noqa: F401
+from tests.payouts_support import (app_config, approved_batch, fake_stripe, many_referrers_owed,  # noqa: F401
+                                   users_of_finance)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -184,9 +185,13 @@ def test_two_executors_started_together_make_each_transfer_once(postgres, fake_s
 def test_an_executor_killed_at_random_points_then_restarted_pays_each_item_once(postgres, fake_stripe, migrated,
                                                                                   runner):
     fake_stripe.latency = 0.005
-    started = time.monotonic()
-    batch = approved_batch(fake_stripe, referrers=200, amount=600)
-    print(f"seeded in {time.monotonic() - started:.1f} s")
+    many_referrers_owed(fake_stripe, 200, amount=600)
+    drafter, approver = users_of_finance()
+    batch = service.draft_batch("usd", None, drafter)
+    db.session.commit()
+    service.approve_batch(batch.id, approver)
+    db.session.commit()
+    assert len(batch.items) == 200
     rng = random.Random(int(os.environ.get("PAYOUT_KILL_SEED", "11")))
     command = [sys.executable, "-m", "tests.payouts_worker", migrated, fake_stripe.url, str(batch.id)]
 
@@ -202,7 +207,6 @@ def test_an_executor_killed_at_random_points_then_restarted_pays_each_item_once(
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
     assert 0 < len(fake_stripe.transfers_made()) < 200
-    print(f"killed thrice by {time.monotonic() - started:.1f} s")
     time.sleep(1.1)  # the killed executor's leases run out
     last = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert last.returncode == 0, last.stderr[-2000:]
