@@ -101,7 +101,7 @@ def execute(database_url: str, stripe_url: str, batch_id: int, rate: float, conc
             import pstats
             profile = cProfile.Profile()
             result = profile.runcall(execute_batch, batch_id)
-            pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(35)
+            pstats.Stats(profile, stream=sys.stderr).sort_stats("cumtime").print_stats("rewards|stripe/_|requests/sessions|psycopg/cursor.py", 40)
         else:
             result = execute_batch(batch_id)
         print(json.dumps({"seconds": time.perf_counter() - wall, "cpu": time.process_time() - cpu,

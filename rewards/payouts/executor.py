@@ -102,7 +102,9 @@ class Executor:
         in_flight = {}
         with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="payout") as pool:
             while True:
-                room = self.settings.concurrency * 2 - len(in_flight)
+                # Claimed work queues up behind the calls in flight, so the threads keep sending while this
+                # thread records a round of answers: the rounds grow with the rate and cost a few statements each.
+                room = self.settings.concurrency * 4 - len(in_flight)
                 claimed = self.claim(room) if room > 0 else []
                 for work in claimed:
                     in_flight[pool.submit(self.call, work)] = work
