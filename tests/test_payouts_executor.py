@@ -234,3 +234,20 @@ def test_the_cli_executes_with_a_progress_bar_and_refuses_a_draft(runner, fake_s
     refused = runner.invoke(args=["payouts", "execute", str(new.id)])
     assert refused.exit_code == 1 and "Only an approved batch" in refused.output
     assert runner.invoke(args=["payouts", "execute", "999999"]).exit_code == 1
+
+
+def test_a_failed_item_stripe_did_pay_is_not_paid_by_hand_again(api_as, fake_stripe):
+    batch = approved_batch(fake_stripe, referrers=1)
+    fake_stripe.fault("500_after_transfer", times=1)
+    fake_stripe.fault("500", times=100, route="GET /v1/transfers")  # the group cannot be listed for now
+    assert execute_batch(batch.id)["status"] == "partially_failed"
+    [item] = items_of(batch)
+    assert item.status == "failed"
+    fake_stripe.faults.clear()
+    r = api_as("finance").post(f"/api/v1/payout-batches/{batch.id}/items/{item.id}/mark-paid",
+                               json={"reference": "BANK-1"})
+    assert r.status_code == 409 and "Stripe shows transfer" in r.json["message"]
+    assert api_as("finance").post(f"/api/v1/payout-batches/{batch.id}/execute").status_code == 202
+    [item] = items_of(batch)
+    assert (item.status, item.method) == ("paid", "stripe")
+    assert_one_transfer_per_paid_item(fake_stripe, batch)

@@ -179,11 +179,26 @@ def settle_items(paid: list[tuple[PayoutItem, str | None]], *, method: str = "st
     return settled
 
 
+def _check_stripe_made_nothing(item: PayoutItem) -> None:
+    """A failed item whose key reached Stripe may have been paid after all: ask Stripe before a payment by hand."""
+    from rewards.payouts import stripe_client
+
+    if item.status != "failed" or item.attempt_state == "new" or not stripe_client.is_configured():
+        return
+    found = stripe_client.client().transfers_in_group(item.transfer_group)
+    if not isinstance(found, list):
+        raise Conflict(f"Stripe could not be asked whether this item was paid ({found.message}); try again.")
+    if found:
+        raise Conflict(f"Stripe shows transfer {found[0]['id']} for this item: retry it to record that payment "
+                       "instead of paying by hand.")
+
+
 def mark_paid_manually(batch_id: int, item_id: int, reference: str, user) -> PayoutItem:
     """Finance paid a failed or review item outside Stripe (bank transfer, cheque): settled with `reference`."""
     reference = (reference or "").strip()
     if not reference:
         raise InvalidInput("Say how it was paid: a bank or cheque reference.", "reference")
+    _check_stripe_made_nothing(get_item(batch_id, item_id))
     batch = get_batch(batch_id, lock=True)
     item = get_item(batch_id, item_id, lock=True)
     if item.status not in ("failed", "review") or batch.status in ("draft", "approved", "cancelled"):
