@@ -11,7 +11,8 @@ from rewards.clock import utcnow
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.programs.models import Program, Reward
-from rewards.programs.service import grant_reward, on_sale_refunded
+from rewards.programs.granting import grant_reward
+from rewards.programs.service import on_sale_refunded
 from rewards.referrals.models import Referral
 from rewards.sales.models import Decision, Sale
 
