@@ -8,3 +8,4 @@ from rewards.referrals.models import Referral  # noqa: F401
 from rewards.sales.models import Decision, Refund, Sale, StripeEvent  # noqa: F401
 from rewards.admin.models import ReferralNote  # noqa: F401
 from rewards.tasks.models import Task, TaskAutomation  # noqa: F401
+from rewards.tax.models import TaxDetails  # noqa: F401

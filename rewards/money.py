@@ -1,13 +1,19 @@
 """Money as an integer in the currency's minor unit plus a lower-case ISO code, as Stripe does."""
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 # Stripe's zero-decimal currencies: the amount is already in whole units (¥500 is 500).
 ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
                 "xaf", "xof", "xpf"}
+# Stripe's three-decimal currencies: 1.234 KWD is 1234.
+THREE_DECIMAL = {"bhd", "jod", "kwd", "omr", "tnd"}
 
 
 def minor_unit_digits(currency: str) -> int:
-    return 0 if currency.lower() in ZERO_DECIMAL else 2
+    """Digits after the decimal point in the currency's major unit: 0 (jpy), 2 (usd) or 3 (kwd)."""
+    currency = currency.lower()
+    if currency in ZERO_DECIMAL:
+        return 0
+    return 3 if currency in THREE_DECIMAL else 2
 
 
 def percent_of(amount: int, percent: Decimal) -> int:
@@ -16,8 +22,27 @@ def percent_of(amount: int, percent: Decimal) -> int:
     return int(result)
 
 
+def format_amount(amount: int, currency: str) -> str:
+    """1234, "usd" → "12.34"; -1234, "kwd" → "-1.234"; 500, "jpy" → "500": no grouping, for files."""
+    digits = minor_unit_digits(currency)
+    return f"{Decimal(amount).scaleb(-digits):.{digits}f}"
+
+
 def format_money(amount: int, currency: str) -> str:
-    """1234, "usd" → "12.34 USD"; 500, "jpy" → "500 JPY"."""
+    """1234, "usd" → "12.34 USD"; 500, "jpy" → "500 JPY"; 1234, "kwd" → "1.234 KWD"; for people."""
     digits = minor_unit_digits(currency)
     value = Decimal(amount).scaleb(-digits)
     return f"{value:,.{digits}f} {currency.upper()}"
+
+
+def parse_money(text: str, currency: str) -> int:
+    """What a person typed in currency units ("600", "12.34") → minor units; ValueError if it has more
+    decimals than the currency or is not a number."""
+    try:
+        value = Decimal(text.strip().replace(",", ""))
+    except (InvalidOperation, AttributeError):
+        raise ValueError(f"“{text}” is not an amount") from None
+    minor = value.scaleb(minor_unit_digits(currency))
+    if not value.is_finite() or minor != minor.to_integral_value():
+        raise ValueError(f"“{text}” has more decimals than {currency.upper()} allows")
+    return int(minor)

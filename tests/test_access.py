@@ -65,6 +65,17 @@ ACCESS = {
     "tasks.settings": {"GET": {"coordinator"}, "POST": {"coordinator"}},
     "tasks_api.Tasks": {"GET": {"coordinator"}, "POST": {"coordinator"}},
     "tasks_api.TaskById": {"GET": {"coordinator"}, "PATCH": {"coordinator"}, "DELETE": {"coordinator"}},
+    "reports_api.JournalCsv": {"GET": {"finance"}},
+    "reports_api.ReferrersCsv": {"GET": {"finance"}},
+    "reports.journal_csv": {"GET": {"finance"}},
+    "reports.referrers_csv": {"GET": {"finance"}},
+    "reports.tax": {"GET": {"finance"}},
+    "reports.tax_export": {"POST": {"finance"}},
+    "reports.staff_statement": {"GET": {"finance"}},
+    "reports.staff_statement_csv": {"GET": {"finance"}},
+    "reports.my_statement": {"GET": {"customer"}},
+    "reports.my_statement_csv": {"GET": {"customer"}},
+    "tax.tax_details": {"GET": {"customer"}, "POST": {"customer"}},
 }
 
 

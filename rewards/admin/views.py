@@ -31,4 +31,6 @@ def dashboard():
 @bp.route("/finance")
 @roles_required("finance")
 def finance():
-    return render_template("admin/finance.html")
+    from rewards.reports.overview import finance_reports
+
+    return render_template("admin/finance.html", reports=finance_reports())

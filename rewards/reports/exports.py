@@ -1,0 +1,118 @@
+"""The CSV exports of the contract (journal, referrers, payouts) and a referrer's yearly statement, each a Report
+read from a server-side cursor. Amounts are integers in minor units; `formatted` adds currency-unit columns after
+the contract's."""
+from datetime import date
+
+from sqlalchemy import func, or_
+
+from rewards.customers.models import Customer
+from rewards.extensions import db
+from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
+from rewards.money import format_amount
+from rewards.reports import figures
+from rewards.reports.csvfile import Report, neutralise, utc_iso
+
+# Rows fetched from the server-side cursor at a time: big enough to keep round trips rare, small enough for memory.
+YIELD_PER = 2000
+
+JOURNAL_HEADER = ["posted_at", "transaction_id", "kind", "account", "customer_id", "currency", "debit", "credit", "memo"]
+REFERRERS_HEADER = ["customer_id", "customer_email", "currency", "rewards_earned", "rewards_reversed", "paid"]
+STATEMENT_HEADER = ["posted_at", "transaction_id", "kind", "reward_id", "currency", "rewards_earned",
+                    "rewards_reversed", "paid", "memo"]
+
+
+def streamed(stmt):
+    """The statement's rows in batches from a server-side cursor (yield_per), run when the report is read."""
+    def batches():
+        return db.session.execute(stmt.execution_options(yield_per=YIELD_PER)).partitions()
+    return batches
+
+
+def counted(stmt):
+    """How many rows the statement gives, for a progress bar."""
+    return lambda: db.session.scalar(db.select(func.count()).select_from(stmt.order_by(None).subquery()))
+
+
+def _formatted(header: list[str], columns: list[str], formatted: bool) -> list[str]:
+    return header + [f"{name}_formatted" for name in columns] if formatted else header
+
+
+def journal(first: date, last: date, formatted: bool = False) -> Report:
+    """Every ledger leg posted in [first, last + 1 day) UTC, one row each; the ledger's amounts are credit-positive,
+    so a negative leg is a debit. Each transaction's debits equal its credits."""
+    start, end = figures.period_bounds(first, last)
+    stmt = (db.select(figures.posted_at, LedgerTransaction.id, LedgerTransaction.kind, Account.key,
+                      Account.customer_id, LedgerEntry.currency, LedgerEntry.amount, LedgerTransaction.memo)
+            .select_from(LedgerEntry)
+            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+            .join(Account, Account.id == LedgerEntry.account_id)
+            .where(figures.posted_at >= start, figures.posted_at < end)
+            .order_by(figures.posted_at, LedgerTransaction.id, LedgerEntry.id))
+
+    def row(r):
+        posted, tx, kind, account, customer, currency, amount, memo = r
+        debit, credit = (-amount, "") if amount < 0 else ("", amount)
+        cells = (utc_iso(posted), tx, kind, account, customer, currency, debit, credit, neutralise(memo))
+        if formatted:
+            cells += (format_amount(debit, currency) if debit != "" else "",
+                      format_amount(credit, currency) if credit != "" else "")
+        return cells
+
+    return Report(_formatted(JOURNAL_HEADER, ["debit", "credit"], formatted), streamed(stmt), row, counted(stmt))
+
+
+def yearly_totals(year: int, customer_id: int | None = None):
+    """SELECT customer_id, customer_email, currency, rewards_earned, rewards_reversed, paid for the calendar year
+    (UTC), one row per referrer and currency with any of the three, by customer id then currency."""
+    start, end = figures.year_period(year)
+    earned, reversed_, paid = figures.totals()
+    stmt = (figures.legs_in(start, end, Account.customer_id, Customer.email, Account.currency,
+                            earned.label("rewards_earned"), reversed_.label("rewards_reversed"), paid.label("paid"))
+            .join(Customer, Customer.id == Account.customer_id)
+            .group_by(Account.customer_id, Customer.email, Account.currency)
+            .having(or_(earned != 0, reversed_ != 0, paid != 0))
+            .order_by(Account.customer_id, Account.currency))
+    if customer_id is not None:
+        stmt = stmt.where(Account.customer_id == customer_id)
+    return stmt
+
+
+def referrers(year: int, formatted: bool = False) -> Report:
+    """Yearly totals per referrer and currency (the contract's referrers.csv)."""
+    stmt = yearly_totals(year)
+
+    def row(r):
+        customer, email, currency, earned, reversed_, paid = r
+        cells = (customer, neutralise(email), currency, int(earned), int(reversed_), int(paid))
+        if formatted:
+            cells += tuple(format_amount(int(value), currency) for value in (earned, reversed_, paid))
+        return cells
+
+    return Report(_formatted(REFERRERS_HEADER, figures.FIGURES, formatted), streamed(stmt), row, counted(stmt))
+
+
+def statement_lines(customer_id: int, year: int):
+    """SELECT the referrer's legs of the year that count in a figure: each reward earned, reduced, reversed or
+    clawed back, each payout and transfer reversal, oldest first."""
+    start, end = figures.year_period(year)
+    earned, reversed_, paid = figures.leg_figures()
+    return (figures.legs_in(start, end, figures.posted_at.label("posted_at"),
+                            LedgerTransaction.id.label("transaction_id"), LedgerTransaction.kind,
+                            LedgerEntry.reward_id, LedgerEntry.currency, earned.label("rewards_earned"),
+                            reversed_.label("rewards_reversed"), paid.label("paid"), LedgerTransaction.memo)
+            .where(Account.customer_id == customer_id, or_(earned != 0, reversed_ != 0, paid != 0))
+            .order_by(figures.posted_at, LedgerTransaction.id, LedgerEntry.id))
+
+
+def statement(customer_id: int, year: int, formatted: bool = False) -> Report:
+    """A referrer's statement for a year as CSV: one row per line of the printable statement."""
+    stmt = statement_lines(customer_id, year)
+
+    def row(r):
+        posted, tx, kind, reward, currency, earned, reversed_, paid, memo = r
+        cells = (utc_iso(posted), tx, kind, reward, currency, int(earned), int(reversed_), int(paid), neutralise(memo))
+        if formatted:
+            cells += tuple(format_amount(int(value), currency) for value in (earned, reversed_, paid))
+        return cells
+
+    return Report(_formatted(STATEMENT_HEADER, figures.FIGURES, formatted), streamed(stmt), row, counted(stmt))
