@@ -133,7 +133,6 @@ class TestingConfig(Config):
     # A fixed key of the test suite only (32 bytes, url-safe base64): never used anywhere else.
     DATA_ENCRYPTION_KEYS = "cmVmZXJvLXRlc3Qtc3VpdGUtb25seS1rZXktMzJieXQ="
     TAX_DETAILS_ENABLED = True
-    TAX_REPORTING_THRESHOLDS = "usd:600,jpy:100000"
 
 
 def config_from_environment():
