@@ -58,6 +58,13 @@ class Config:
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE")
+    STRIPE_CONNECT_WEBHOOK_SECRET = os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET")
+    # Payouts: requests to Stripe per second (default: Stripe's limit for the key's mode, 25 test, 100 live),
+    # transfers in flight at once, seconds before a call is given up, and the default batch minimum (minor units).
+    STRIPE_MAX_REQUESTS_PER_SECOND = float(os.environ.get("STRIPE_MAX_REQUESTS_PER_SECOND") or 0) or None
+    STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
+    PAYOUT_CONCURRENCY = int(os.environ.get("PAYOUT_CONCURRENCY", "8"))
+    PAYOUT_MINIMUM_AMOUNT = int(os.environ.get("PAYOUT_MINIMUM_AMOUNT", "1000"))
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
 
@@ -129,6 +136,8 @@ class TestingConfig(Config):
     STRIPE_SECRET_KEY = None
     STRIPE_WEBHOOK_SECRET = None
     STRIPE_API_BASE = None
+    STRIPE_CONNECT_WEBHOOK_SECRET = None
+    STRIPE_MAX_REQUESTS_PER_SECOND = None
     PUBLIC_BASE_URL = None
     # A fixed key of the test suite only (32 bytes, url-safe base64): never used anywhere else.
     DATA_ENCRYPTION_KEYS = "cmVmZXJvLXRlc3Qtc3VpdGUtb25seS1rZXktMzJieXQ="

@@ -43,6 +43,9 @@ def register_blueprints(app):
     from rewards.admin.views import bp as admin_bp
     from rewards.customers.api import blp as customers_api
     from rewards.extensions import api, csrf
+    from rewards.payouts import webhooks as payout_webhooks
+    from rewards.payouts.api import accounts_blp as payout_accounts_api, batches_blp as payout_batches_api
+    from rewards.payouts.views import bp as payouts_pages
     from rewards.portal.views import bp as portal_bp
     from rewards.programs.api import balances_blp, programs_blp, rewards_blp
     from rewards.programs.views import bp as programs_pages
@@ -60,13 +63,14 @@ def register_blueprints(app):
 
     for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
                       admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, review_bp, webhooks_bp,
-                      programs_pages, reports_bp, tax_bp):
+                      programs_pages, reports_bp, tax_bp, payouts_pages):
         app.register_blueprint(blueprint)
+    payout_webhooks.register()
     # Stripe signs its webhooks; it cannot carry our CSRF token.
     csrf.exempt(webhooks_bp)
     # The JSON API authenticates with API keys, not cookies, so CSRF tokens do not apply to it.
     for blueprint in (customers_api, referrals_api, sales_api, tasks_api, programs_blp, rewards_blp, balances_blp,
-                      reports_api):
+                      reports_api, payout_accounts_api, payout_batches_api):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
 
@@ -80,6 +84,8 @@ def register_errorhandlers(app):
 def register_commands(app):
     from rewards.cli import register_cli
     from rewards.ledger.cli import ledger_cli
+    from rewards.payouts import tasks as payout_tasks  # noqa: F401  (the execute-batch Celery task)
+    from rewards.payouts.cli import payouts_cli
     from rewards.sales import tasks  # noqa: F401  (Celery tasks and beat schedule entries)
     from rewards.reports.cli import reports_cli
     from rewards.sales.cli import register_sales_cli
@@ -90,3 +96,4 @@ def register_commands(app):
     app.cli.add_command(ledger_cli)
     app.cli.add_command(reports_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(payouts_cli)

@@ -1,5 +1,5 @@
 """Money as an integer in the currency's minor unit plus a lower-case ISO code, as Stripe does."""
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 
 # Stripe's zero-decimal currencies: the amount is already in whole units (¥500 is 500).
 ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
@@ -14,6 +14,18 @@ def minor_unit_digits(currency: str) -> int:
     if currency in ZERO_DECIMAL:
         return 0
     return 3 if currency in THREE_DECIMAL else 2
+
+
+def to_minor_units(text: str, currency: str) -> int:
+    """What a person typed in currency units ("12.34", "1,000") → minor units; ValueError if it is not that."""
+    digits = minor_unit_digits(currency)
+    try:
+        value = Decimal(str(text).replace(",", "").strip())
+    except ArithmeticError:
+        raise ValueError(f"“{text}” is not an amount.") from None
+    if not value.is_finite() or value != value.quantize(Decimal(1).scaleb(-digits)):
+        raise ValueError(f"“{text}” is not an amount in {currency.upper()} ({digits} decimals at most).")
+    return int(value.scaleb(digits))
 
 
 def percent_of(amount: int, percent: Decimal) -> int:
@@ -33,16 +45,3 @@ def format_money(amount: int, currency: str) -> str:
     digits = minor_unit_digits(currency)
     value = Decimal(amount).scaleb(-digits)
     return f"{value:,.{digits}f} {currency.upper()}"
-
-
-def parse_money(text: str, currency: str) -> int:
-    """What a person typed in currency units ("600", "12.34") → minor units; ValueError if it has more
-    decimals than the currency or is not a number."""
-    try:
-        value = Decimal(text.strip().replace(",", ""))
-    except (InvalidOperation, AttributeError):
-        raise ValueError(f"“{text}” is not an amount") from None
-    minor = value.scaleb(minor_unit_digits(currency))
-    if not value.is_finite() or minor != minor.to_integral_value():
-        raise ValueError(f"“{text}” has more decimals than {currency.upper()} allows")
-    return int(minor)

@@ -5,6 +5,7 @@ from flask_login import current_user
 # (label, endpoint, roles allowed besides admin)
 NAV = [
     ("Portal", "portal.home", ("customer",)),
+    ("Payouts", "payouts_pages.portal", ("customer",)),
     ("Statement", "reports.my_statement", ("customer",)),
     ("Tax details", "tax.tax_details", ("customer",)),
     ("Dashboard", "admin.dashboard", ("coordinator",)),

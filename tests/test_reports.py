@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from rewards.extensions import db
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
-from rewards.money import format_amount, format_money, parse_money
+from rewards.money import format_amount, format_money, to_minor_units
 from rewards.reports.csvfile import neutralise
 from tests import finance_data
 
@@ -48,13 +48,13 @@ def iso(moment):
 def test_format_money_for_zero_two_and_three_decimal_currencies(amount, currency, text, plain):
     assert format_money(amount, currency) == text
     assert format_amount(amount, currency) == plain
-    assert parse_money(plain, currency) == amount
+    assert to_minor_units(plain, currency) == amount
 
 
 @pytest.mark.parametrize("text, currency", [("1.5", "jpy"), ("1.234", "usd"), ("1.2345", "kwd"), ("ten", "usd")])
-def test_parse_money_refuses_more_decimals_than_the_currency_has(text, currency):
+def test_to_minor_units_refuses_more_decimals_than_the_currency_has(text, currency):
     with pytest.raises(ValueError):
-        parse_money(text, currency)
+        to_minor_units(text, currency)
 
 
 @pytest.mark.parametrize("text, shown", [

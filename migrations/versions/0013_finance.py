@@ -1,7 +1,7 @@
-"""Finance: referrers' tax details (tax id encrypted at rest).
+"""Finance: referrers' tax details (tax id encrypted at rest), reconciliation runs, payout items by settlement time.
 
 Revision ID: 0013_finance
-Revises: 0006_dashboard_perf
+Revises: 0010_payouts
 Create Date: 2026-11-28 09:30:00
 
 """
@@ -13,7 +13,7 @@ import rewards.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = '0013_finance'
-down_revision = '0006_dashboard_perf'
+down_revision = '0010_payouts'  # the payout items it indexes
 branch_labels = None
 depends_on = None
 
@@ -33,7 +33,29 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_tax_details')),
         sa.UniqueConstraint('customer_id', name=op.f('uq_tax_details_customer_id')),
     )
+    op.create_table(
+        'reconciliation_runs',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('first_day', sa.Date(), nullable=False),
+        sa.Column('last_day', sa.Date(), nullable=False),
+        sa.Column('status', sa.String(length=12), nullable=False),
+        sa.Column('matched', sa.Integer(), nullable=False),
+        sa.Column('differences', sa.JSON(), nullable=False),
+        sa.Column('error_message', sa.Text(), nullable=True),
+        sa.Column('via', sa.String(length=8), nullable=False),
+        sa.Column('run_by_id', sa.Integer(), nullable=True),
+        sa.Column('created_at', rewards.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['run_by_id'], ['users.id'], name=op.f('fk_reconciliation_runs_run_by_id_users')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_reconciliation_runs')),
+    )
+    with op.batch_alter_table('reconciliation_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reconciliation_runs_created_at'), ['created_at'], unique=False)
+    with op.batch_alter_table('payout_items', schema=None) as batch_op:
+        batch_op.create_index('ix_payout_items_paid_at', ['paid_at'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('payout_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_payout_items_paid_at')
+    op.drop_table('reconciliation_runs')
     op.drop_table('tax_details')

@@ -31,6 +31,9 @@ def dashboard():
 @bp.route("/finance")
 @roles_required("finance")
 def finance():
+    from rewards.payouts.forms import DraftBatchForm
+    from rewards.payouts.overview import finance_home
     from rewards.reports.overview import finance_reports
 
-    return render_template("admin/finance.html", reports=finance_reports())
+    return render_template("admin/finance.html", draft_form=DraftBatchForm(), reports=finance_reports(),
+                           **finance_home())

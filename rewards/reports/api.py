@@ -31,3 +31,15 @@ class ReferrersCsv(MethodView):
     def get(self, args):
         """Each referrer's rewards earned, reversed and paid per currency in a calendar year (UTC)."""
         return csv_response(exports.referrers(args["year"], args["formatted"]), f"referrers-{args['year']}.csv")
+
+
+@blp.route("/payouts.csv")
+class PayoutsCsv(MethodView):
+    @roles_required("finance")
+    @blp.arguments(PeriodQuery, location="query")
+    @blp.doc(responses={200: {"description": "Settled payout items of [from, to + 1 day) UTC; each transfer "
+                                             "reversal a row of its own with a negative amount", **CSV}})
+    def get(self, args):
+        """Payouts by period: settled items (manual ones with an empty stripe_transfer_id) and reversals."""
+        report = exports.payouts(args["first"], args["last"], args["formatted"])
+        return csv_response(report, f"payouts-{args['first']}-{args['last']}.csv")

@@ -7,7 +7,8 @@ from flask.cli import AppGroup
 
 from rewards.customers.models import Customer
 from rewards.extensions import db
-from rewards.reports import exports, yearly
+from rewards.payouts.cli import payouts_cli
+from rewards.reports import exports, reconciliation, yearly
 from rewards.reports.csvfile import Report
 
 reports_cli = AppGroup("reports", help="Finance exports as CSV files.")
@@ -45,6 +46,17 @@ def journal(first, last, out, formatted):
     write(exports.journal(first, last, formatted), out, "Journal")
 
 
+@reports_cli.command("payouts")
+@FROM
+@TO
+@OUT
+@FORMATTED
+def payouts(first, last, out, formatted):
+    """Settled payout items of [--from, --to + 1 day) UTC, and transfer reversals as negative rows."""
+    first, last = _days(first, last)
+    write(exports.payouts(first, last, formatted), out, "Payouts")
+
+
 @reports_cli.command("referrers")
 @YEAR
 @OUT
@@ -76,3 +88,24 @@ def tax_export(year, out):
     rows = write(report, out, "Tax export")
     yearly.record_tax_export(year, rows, via="cli")
     db.session.commit()
+
+
+# `payouts reconcile` is a command of the payouts group (the contract's name); its rules live in reports.
+@payouts_cli.command("reconcile")
+@FROM
+@TO
+def reconcile(first, last):
+    """Compare the period's settled payout items with the transfers Stripe lists; print each difference; exit 1
+    if there is any."""
+    first, last = _days(first, last)
+    run = reconciliation.reconcile(first, last, via="cli")
+    db.session.commit()
+    if run.status == "error":
+        click.echo(f"Error: {run.error_message}", err=True)
+        sys.exit(1)
+    for difference in run.differences:
+        click.echo(f"{difference['kind']}: transfer {difference['transfer_id']}"
+                   f"{' item ' + str(difference['item_id']) if difference['item_id'] else ''}: {difference['message']}")
+    click.echo(f"{first} to {last}: {run.matched} matched, {len(run.differences)} difference(s).")
+    if run.differences:
+        sys.exit(1)

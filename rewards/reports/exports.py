@@ -3,12 +3,13 @@ read from a server-side cursor. Amounts are integers in minor units; `formatted`
 the contract's."""
 from datetime import date
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, literal, or_, union_all
 
 from rewards.customers.models import Customer
 from rewards.extensions import db
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
 from rewards.money import format_amount
+from rewards.payouts.models import PayoutItem, PayoutReversal
 from rewards.reports import figures
 from rewards.reports.csvfile import Report, neutralise, utc_iso
 
@@ -116,3 +117,41 @@ def statement(customer_id: int, year: int, formatted: bool = False) -> Report:
         return cells
 
     return Report(_formatted(STATEMENT_HEADER, figures.FIGURES, formatted), streamed(stmt), row, counted(stmt))
+
+
+PAYOUTS_HEADER = ["paid_at", "batch_id", "item_id", "customer_id", "customer_email", "amount", "currency",
+                  "stripe_transfer_id"]
+
+
+def payout_rows(first: date, last: date):
+    """SELECT the settled payout items of [first, last + 1 day) UTC (manual ones with no transfer id), and each
+    transfer reversal of the period as a row of its own with a negative amount, in time order."""
+    start, end = figures.period_bounds(first, last)
+    paid = (db.select(PayoutItem.paid_at.label("paid_at"), PayoutItem.batch_id, PayoutItem.id.label("item_id"),
+                      PayoutItem.customer_id, Customer.email, PayoutItem.amount.label("amount"), PayoutItem.currency,
+                      PayoutItem.stripe_transfer_id.label("stripe_transfer_id"), literal(0).label("reversal"),
+                      PayoutItem.id.label("row_id"))
+            .join(Customer, Customer.id == PayoutItem.customer_id)
+            .where(PayoutItem.status == "paid", PayoutItem.paid_at >= start, PayoutItem.paid_at < end))
+    taken_back = (db.select(PayoutReversal.created_at, PayoutItem.batch_id, PayoutItem.id, PayoutItem.customer_id,
+                            Customer.email, -PayoutReversal.amount, PayoutItem.currency,
+                            PayoutReversal.stripe_transfer_id, literal(1), PayoutReversal.id)
+                  .join(PayoutItem, PayoutItem.id == PayoutReversal.item_id)
+                  .join(Customer, Customer.id == PayoutItem.customer_id)
+                  .where(PayoutReversal.created_at >= start, PayoutReversal.created_at < end))
+    rows = union_all(paid, taken_back).subquery()
+    return db.select(rows).order_by(rows.c.paid_at, rows.c.reversal, rows.c.row_id)
+
+
+def payouts(first: date, last: date, formatted: bool = False) -> Report:
+    """The contract's payouts.csv: what reached referrers in the period, and what came back."""
+    stmt = payout_rows(first, last)
+
+    def row(r):
+        paid_at, batch, item, customer, email, amount, currency, transfer, _, _ = r
+        cells = (utc_iso(paid_at), batch, item, customer, neutralise(email), amount, currency, transfer)
+        if formatted:
+            cells += (format_amount(amount, currency),)
+        return cells
+
+    return Report(_formatted(PAYOUTS_HEADER, ["amount"], formatted), streamed(stmt), row, counted(stmt))

@@ -7,7 +7,7 @@ from rewards.clock import utcnow
 from rewards.extensions import db
 from rewards.ledger.models import Account
 from rewards.money import format_amount
-from rewards.reports import figures, yearly
+from rewards.reports import figures, reconciliation, yearly
 
 MONTHS = 12
 
@@ -54,4 +54,4 @@ def finance_reports(year: int | None = None) -> dict:
     year = year or today.year
     over, count = yearly.over_threshold_page(year, 1, 10)
     return {"today": today, "year": year, "month_start": today.replace(day=1), "paid_chart": paid_per_month(today),
-            "over_threshold": over, "over_threshold_count": count}
+            "over_threshold": over, "over_threshold_count": count, "last_reconciliation": reconciliation.last_run()}

@@ -1,13 +1,14 @@
 """Finance's report pages and downloads, and a referrer's yearly statement (staff: anyone's; customer: her own)."""
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from rewards.accounts.auth import roles_required
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.extensions import db
-from rewards.reports import exports, statements, yearly
+from rewards.reports import exports, reconciliation, statements, yearly
 from rewards.reports.csvfile import csv_response
+from rewards.reports.models import ReconciliationRun
 from rewards.reports.schemas import PeriodQuery, YearQuery, load
 
 bp = Blueprint("reports", __name__)
@@ -23,6 +24,14 @@ def journal_csv():
     args = load(PeriodQuery(), request.args)
     return csv_response(exports.journal(args["first"], args["last"], args["formatted"]),
                         f"journal-{args['first']}-{args['last']}.csv")
+
+
+@bp.route("/finance/reports/payouts.csv")
+@roles_required("finance")
+def payouts_csv():
+    args = load(PeriodQuery(), request.args)
+    return csv_response(exports.payouts(args["first"], args["last"], args["formatted"]),
+                        f"payouts-{args['first']}-{args['last']}.csv")
 
 
 @bp.route("/finance/reports/referrers.csv")
@@ -92,3 +101,27 @@ def my_statement_csv():
     args = _year()
     return csv_response(exports.statement(customer.id, args["year"], args["formatted"]),
                         f"statement-{args['year']}.csv")
+
+
+@bp.route("/finance/reconciliation")
+@roles_required("finance")
+def reconciliations():
+    today = utcnow().date()
+    return render_template("reports/reconciliations.html", runs=reconciliation.recent_runs(),
+                           first=today.replace(day=1), last=today)
+
+
+@bp.post("/finance/reconciliation")
+@roles_required("finance")
+def reconcile():
+    args = load(PeriodQuery(), request.form)
+    run = reconciliation.reconcile(args["first"], args["last"], current_user)
+    db.session.commit()
+    return redirect(url_for("reports.reconciliation_run", run_id=run.id))
+
+
+@bp.route("/finance/reconciliation/<int:run_id>")
+@roles_required("finance")
+def reconciliation_run(run_id):
+    run = db.get_or_404(ReconciliationRun, run_id)
+    return render_template("reports/reconciliation.html", run=run, kinds=reconciliation.KINDS)

@@ -14,13 +14,22 @@ from rewards.sales.validation import weigh_sale
 
 def process_event(event: dict) -> str:
     """Handle a verified event (not committed): "processed", "replay" (seen before) or "ignored"."""
+    event_handler = EVENT_HANDLERS.get(event.get("type"))
     handler = HANDLERS.get(event.get("type"))
-    if handler is None:
+    if handler is None and event_handler is None:
         return "ignored"
     if not insert_once(StripeEvent(id=event["id"], type=event["type"])):
         return "replay"
-    handler((event.get("data") or {}).get("object") or {})
+    if event_handler is not None:
+        event_handler(event)
+    else:
+        handler((event.get("data") or {}).get("object") or {})
     return "processed"
+
+
+def register_event_handler(event_type: str, handler) -> None:
+    """Another package handles `event_type`: its handler receives the whole event (`account`, `created`, `data`)."""
+    EVENT_HANDLERS[event_type] = handler
 
 
 def _when(timestamp) -> datetime:
@@ -131,6 +140,8 @@ def charge_refunded(charge: dict) -> None:
                       strict=False)
 
 
+# Handlers of whole events, registered by other packages (payouts: account.updated, transfer.reversed).
+EVENT_HANDLERS: dict = {}
 # Event types this package handles; others answer 200 and are ignored (the payouts package adds its own).
 HANDLERS = {
     "checkout.session.completed": checkout_session_completed,

@@ -9,7 +9,7 @@ from sqlalchemy import func
 from rewards import audit, encryption
 from rewards.errors import Conflict, InvalidInput
 from rewards.extensions import db
-from rewards.money import parse_money
+from rewards.money import to_minor_units
 from rewards.tax.models import TaxDetails
 
 TAX_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]{2,38}[A-Za-z0-9]$")
@@ -93,7 +93,7 @@ def thresholds() -> dict[str, int]:
         currency = currency.strip().lower()
         if not re.fullmatch(r"[a-z]{3}", currency):
             raise ValueError(f"TAX_REPORTING_THRESHOLDS: “{part.strip()}” is not currency:amount")
-        result[currency] = parse_money(amount, currency)
+        result[currency] = to_minor_units(amount, currency)
     return result
 
 

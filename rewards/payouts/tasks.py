@@ -1,0 +1,14 @@
+"""The background task that executes a payout batch (inline without REDIS_URL, on a Celery worker with it)."""
+from rewards.extensions import celery
+from rewards.payouts.executor import execute_batch
+
+
+@celery.task(name="rewards.payouts.execute_batch")
+def execute_batch_task(batch_id: int) -> dict:
+    """The same work as `flask payouts execute BATCH_ID`."""
+    return execute_batch(batch_id)
+
+
+def queue_execution(batch_id: int) -> None:
+    """Queue the batch's execution; the caller has committed, so the worker sees the approved batch."""
+    execute_batch_task.delay(batch_id)
