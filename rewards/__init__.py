@@ -86,6 +86,7 @@ def register_commands(app):
     from rewards.ledger.cli import ledger_cli
     from rewards.payouts import tasks as payout_tasks  # noqa: F401  (the execute-batch Celery task)
     from rewards.payouts.cli import payouts_cli
+    from rewards.programs import check  # noqa: F401  (adds the programs' caps to `ledger check`)
     from rewards.sales import tasks  # noqa: F401  (Celery tasks and beat schedule entries)
     from rewards.reports.cli import reports_cli
     from rewards.sales.cli import register_sales_cli

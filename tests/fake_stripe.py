@@ -311,6 +311,12 @@ class FakeStripe:
         now = time.monotonic()
         with self.lock:
             self.requests.append((now, method, path))
+        if path == "/_fake/stats":  # for the benchmark, which runs the fake in a process of its own
+            with self.lock:
+                posted = sum(1 for _, m, p in self.requests if m == "POST" and p == "/v1/transfers")
+            return 200, {"requests": len(self.requests), "transfer_posts": posted, "transfers": len(self.transfers),
+                         "groups": len({t["transfer_group"] for t in self.transfers.values()}),
+                         "max_requests_in_any_second": self.max_requests_in_any_second()}, {}
         auth = headers.get("Authorization", "")
         if not auth.startswith("Bearer sk_"):
             return 401, StripeError(401, "invalid_request_error", "Invalid API Key provided.").body, {}
@@ -425,3 +431,28 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self):
         self._answer("DELETE")
+
+
+def main():
+    """`python -m tests.fake_stripe --latency 0.05 --rate-limit 100 --accounts acct_bench --count 10000`: serve
+    until killed; prints the URL on the first line. GET /_fake/stats tells what it saw."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=float, default=None)
+    parser.add_argument("--accounts", default="acct_bench")
+    parser.add_argument("--count", type=int, default=0)
+    args = parser.parse_args()
+    fake = FakeStripe(latency=args.latency, rate_limit=args.rate_limit)
+    for i in range(args.count):
+        fake.add_account(ready=True, account_id=f"{args.accounts}{i}")
+    print(fake.serve(), flush=True)
+    try:
+        fake.thread.join()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

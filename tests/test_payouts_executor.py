@@ -20,6 +20,12 @@ from tests.payouts_support import app_config, approved_batch, fake_stripe  # noq
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.fixture(autouse=True)
+def _in_app(app):
+    """Every test here works inside the app (the executor runs in the test's own process)."""
+    return app
+
+
 def items_of(batch) -> list[PayoutItem]:
     db.session.expire_all()
     return db.session.scalars(db.select(PayoutItem).filter_by(batch_id=batch.id).order_by(PayoutItem.id)).all()
@@ -150,6 +156,7 @@ def test_two_executors_started_together_make_each_transfer_once(postgres, fake_s
     batch = approved_batch(fake_stripe, referrers=40)
     fake_stripe.fault("timeout", times=3)
     fake_stripe.fault("500", times=3)
+    batch_id = batch.id
     results, errors = [], []
     barrier = threading.Barrier(2)
 
@@ -157,7 +164,7 @@ def test_two_executors_started_together_make_each_transfer_once(postgres, fake_s
         with postgres.app_context():
             try:
                 barrier.wait()
-                results.append(execute_batch(batch.id)["status"])
+                results.append(execute_batch(batch_id)["status"])
             except Exception as error:  # noqa: BLE001  (reported below)
                 errors.append(error)
             finally:
@@ -177,7 +184,9 @@ def test_two_executors_started_together_make_each_transfer_once(postgres, fake_s
 def test_an_executor_killed_at_random_points_then_restarted_pays_each_item_once(postgres, fake_stripe, migrated,
                                                                                   runner):
     fake_stripe.latency = 0.005
+    started = time.monotonic()
     batch = approved_batch(fake_stripe, referrers=200, amount=600)
+    print(f"seeded in {time.monotonic() - started:.1f} s")
     rng = random.Random(int(os.environ.get("PAYOUT_KILL_SEED", "11")))
     command = [sys.executable, "-m", "tests.payouts_worker", migrated, fake_stripe.url, str(batch.id)]
 
@@ -186,13 +195,14 @@ def test_an_executor_killed_at_random_points_then_restarted_pays_each_item_once(
 
     for _ in range(3):
         target = posted() + rng.randint(5, 50)
-        worker = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        worker = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while posted() < target and worker.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
     assert 0 < len(fake_stripe.transfers_made()) < 200
+    print(f"killed thrice by {time.monotonic() - started:.1f} s")
     time.sleep(1.1)  # the killed executor's leases run out
     last = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert last.returncode == 0, last.stderr[-2000:]

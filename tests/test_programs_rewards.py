@@ -128,7 +128,7 @@ def test_refund_after_payout_leaves_a_debt_the_next_payout_nets_off(referrer):
     factories.program(amount=1000)
     first = factories.rewarded_sale(referrer, amount=10000)
     batch = batch_payable(referrer.id, "usd", at=LATER)
-    confirm_paid(referrer.id, "usd", batch.rewards, batch.net)
+    confirm_paid(batch.transaction.id, batch.net)
     db.session.commit()
     assert (batch.net, first.status) == (1000, "paid")
 
@@ -142,7 +142,7 @@ def test_refund_after_payout_leaves_a_debt_the_next_payout_nets_off(referrer):
     factories.rewarded_sale(referrer, occurred_at=MARCH + timedelta(days=2))
     second = batch_payable(referrer.id, "usd", at=LATER)
     assert (second.gross, second.netted, second.net) == (2000, 1000, 1000)
-    confirm_paid(referrer.id, "usd", second.rewards, second.net)
+    confirm_paid(second.transaction.id, second.net)
     db.session.commit()
     assert balance_of(referrer) == {"currency": "usd", "held": 0, "payable": 0, "batched": 0, "paid": 2000,
                                     "debt": 0}
@@ -153,12 +153,12 @@ def test_a_debt_larger_than_the_next_payout_is_never_a_negative_transfer(referre
     factories.program(reward_type="percent", percent="10")
     big = factories.rewarded_sale(referrer, amount=50000)
     batch = batch_payable(referrer.id, "usd", at=LATER)
-    confirm_paid(referrer.id, "usd", batch.rewards, batch.net)
+    confirm_paid(batch.transaction.id, batch.net)
     factories.refund(big.sale, 50000)
     factories.rewarded_sale(referrer, amount=20000)
     nothing_to_send = batch_payable(referrer.id, "usd", at=LATER)
     assert (nothing_to_send.gross, nothing_to_send.netted, nothing_to_send.net) == (2000, 2000, 0)
-    confirm_paid(referrer.id, "usd", nothing_to_send.rewards, 0)
+    confirm_paid(nothing_to_send.transaction.id, 0)
     db.session.commit()
     assert balance_of(referrer)["debt"] == 3000
     assert check_ledger() == []

@@ -3,9 +3,8 @@ from sqlalchemy import func
 
 from rewards.clock import utcnow
 from rewards.extensions import db
-from rewards.ledger.models import Account, LedgerEntry
+from rewards.ledger.models import Account, LedgerEntry, Reward
 from rewards.ledger.service import referrer_balances
-from rewards.programs.models import Reward
 
 
 def _held_by_currency(customer_id: int) -> dict[str, int]:

@@ -86,7 +86,7 @@ class Executor:
         if batch.status == "approved":
             batch.status, batch.started_at = "processing", utcnow()
             audit.record("payout_batch.processing", batch, {})
-        elif batch.status != "processing":
+        elif batch.status not in ("processing", "paid", "partially_failed"):  # done ones: only pending items run
             db.session.rollback()
             raise Conflict(f"Only an approved batch can be executed; this batch is {batch.status}.")
         db.session.commit()

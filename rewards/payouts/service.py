@@ -80,7 +80,7 @@ def draft_batch(currency: str, minimum_amount: int | None, user) -> PayoutBatch:
                                   batch_transaction_id=moved.transaction.id))
     db.session.flush()
     batch.total = int(db.session.scalar(db.select(func.coalesce(func.sum(PayoutItem.amount), 0))
-                                        .filter_by(batch_id=batch.id)))
+                                        .where(PayoutItem.batch_id == batch.id)))
     batch.skipped = skipped
     if batch.total == 0:
         raise Conflict(f"Nothing is payable in {currency.upper()} (at a minimum of {minimum}): "
@@ -184,7 +184,7 @@ def mark_paid_manually(batch_id: int, item_id: int, reference: str, user) -> Pay
 
 def finish_batch_if_done(batch: PayoutBatch) -> None:
     """Once no item is pending, the batch is `paid` (all paid) or `partially_failed` (some failed or in review)."""
-    counts = dict(db.session.execute(db.select(PayoutItem.status, func.count()).filter_by(batch_id=batch.id)
+    counts = dict(db.session.execute(db.select(PayoutItem.status, func.count()).where(PayoutItem.batch_id == batch.id)
                                      .group_by(PayoutItem.status)).all())
     if batch.status not in ("processing", "partially_failed", "paid") or counts.get("pending"):
         return
@@ -197,7 +197,7 @@ def finish_batch_if_done(batch: PayoutBatch) -> None:
 def progress(batch: PayoutBatch) -> dict:
     """{status: count, amount per status, done fraction} of the batch's items, for the page and the CLI."""
     rows = db.session.execute(db.select(PayoutItem.status, func.count(), func.coalesce(func.sum(PayoutItem.amount), 0))
-                              .filter_by(batch_id=batch.id).group_by(PayoutItem.status)).all()
+                              .where(PayoutItem.batch_id == batch.id).group_by(PayoutItem.status)).all()
     counts = {status: int(n) for status, n, _ in rows}
     amounts = {status: int(a) for status, _, a in rows}
     total = sum(counts.values())

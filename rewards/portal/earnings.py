@@ -5,13 +5,13 @@ from sqlalchemy.orm import joinedload
 from rewards.extensions import db
 from rewards.ledger.balances import customer_balances
 from rewards.programs.models import Reward
-from rewards.programs.service import reward_value_sql, rewards_query
+from rewards.programs.service import rewards_query
 
 
 def earnings_by_currency(customer_id: int) -> list[dict]:
     """[{currency, held, payable, batched, paid, reversed, debt}]: money from the ledger, reversed from the rewards."""
     reversed_totals = dict(db.session.execute(
-        db.select(Reward.currency, func.sum(Reward.granted_amount - reward_value_sql()))
+        db.select(Reward.currency, func.sum(Reward.granted_amount - Reward.value))
         .where(Reward.referrer_id == customer_id).group_by(Reward.currency)).all())
     rows = []
     for balance in customer_balances(customer_id):

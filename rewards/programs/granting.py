@@ -17,13 +17,13 @@ from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
 from rewards.bulk import among, chunks, insert_rows
 from rewards.clock import utcnow
-from rewards.customers.models import Customer
+from rewards.customers.service import lock_referrers
 from rewards.extensions import db
-from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
-from rewards.ledger.service import account_key, get_account
+from rewards.ledger.postings import earning
+from rewards.ledger.service import post_many
 from rewards.programs.models import Program, Reward
 from rewards.programs.rules import qualifies, rule_amount, tier_for, within_yearly_cap, year_bounds
-from rewards.programs.service import grant_reward, on_sale_refunded, program_in_force, reward_value_sql
+from rewards.programs.service import grant_reward, on_sale_refunded, program_in_force
 from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 
@@ -78,14 +78,6 @@ def _facts(pairs: list[tuple[int, int]], referrers: dict[int, int]) -> dict[int,
     return facts
 
 
-def _lock_referrers(referrer_ids: list[int]) -> None:
-    """Lock every referrer concerned, in id order (so two bulk grants never deadlock), as lock_referrer does."""
-    if db.engine.dialect.name != "postgresql":
-        return
-    for chunk in chunks(referrer_ids, CHUNK):
-        db.session.execute(select(Customer.id).where(among(Customer.id, chunk)).order_by(Customer.id).with_for_update())
-
-
 def _existing(referral_ids: list[int]) -> dict[int, int]:
     found = {}
     for chunk in chunks(referral_ids, CHUNK):
@@ -104,7 +96,7 @@ def _years_so_far(keys: set[tuple]) -> dict[tuple, list[int]]:
         for chunk in chunks(sorted(referrer_ids), CHUNK):
             rows = db.session.execute(
                 select(Reward.referrer_id, func.count(Reward.id).filter(Reward.status != "reversed"),
-                       func.coalesce(func.sum(reward_value_sql()), 0))
+                       func.coalesce(func.sum(Reward.value), 0))
                 .join(Sale, Sale.id == Reward.sale_id)
                 .where(among(Reward.referrer_id, chunk), Reward.currency == currency,
                        Sale.occurred_at >= start, Sale.occurred_at < end)
@@ -144,46 +136,10 @@ def _compute(pairs: list[tuple[int, int]], facts: dict, programs: ProgramsInForc
     return rows
 
 
-def _accounts(rows: list[dict]) -> dict[str, int]:
-    """{key: account id} of the expense and earned accounts the rows post to, created on first use."""
-    wanted: dict[str, tuple] = {}
-    for row in rows:
-        wanted.setdefault(account_key("reward_expense", row["currency"]), ("reward_expense", row["currency"], None))
-        wanted.setdefault(account_key("referrer_earned", row["currency"], row["referrer_id"]),
-                          ("referrer_earned", row["currency"], row["referrer_id"]))
-    found = {}
-    for chunk in chunks(list(wanted), CHUNK):
-        found.update(db.session.execute(select(Account.key, Account.id).where(among(Account.key, chunk))).all())
-    missing = [key for key in wanted if key not in found]
-    if missing:
-        now = utcnow()
-        try:
-            with db.session.begin_nested():
-                found.update(zip(missing, insert_rows(Account.__table__, [
-                    {"key": key, "kind": wanted[key][0], "currency": wanted[key][1], "customer_id": wanted[key][2],
-                     "created_at": now} for key in missing], ids=True)))
-        except IntegrityError:  # another worker created one of them meanwhile: take them one by one
-            found.update((key, get_account(*wanted[key]).id) for key in missing)
-    return found
-
-
 def _post_earned(rows: list[dict], reward_ids: list[int]) -> None:
-    """One `earn` transaction per reward worth something (expense → referrer earned), as post_earned does."""
-    earning = [(row, reward_id) for row, reward_id in zip(rows, reward_ids) if row["amount"]]
-    if not earning:
-        return
-    accounts, now = _accounts([row for row, _ in earning]), utcnow()
-    transaction_ids = insert_rows(LedgerTransaction.__table__, [{"kind": "earn", "memo": f"reward {reward_id} earned", "customer_id": row["referrer_id"],
-          "idempotency_key": None, "created_at": now} for row, reward_id in earning], ids=True)
-    entries = []
-    for (row, reward_id), transaction_id in zip(earning, transaction_ids):
-        currency, amount = row["currency"], row["amount"]
-        entries.append({"transaction_id": transaction_id, "account_id": accounts[account_key("reward_expense", currency)],
-                        "currency": currency, "amount": -amount, "reward_id": reward_id})
-        entries.append({"transaction_id": transaction_id, "currency": currency, "amount": amount,
-                        "account_id": accounts[account_key("referrer_earned", currency, row["referrer_id"])],
-                        "reward_id": reward_id})
-    insert_rows(LedgerEntry.__table__, entries)
+    """One `earn` transaction per reward worth something, as post_earned does, through the ledger's post_many."""
+    post_many([earning(reward_id, row["referrer_id"], row["currency"], row["amount"])
+               for row, reward_id in zip(rows, reward_ids) if row["amount"]])
 
 
 def _audit(rows: list[dict], reward_ids: list[int]) -> None:
@@ -214,7 +170,7 @@ def grant_rewards(pairs: list[tuple[int, int]]) -> dict[int, int | None]:
         return {}
     db.session.flush()
     referrers = _referrers([referral_id for referral_id, _ in pairs])
-    _lock_referrers(sorted(set(referrers.values())))
+    lock_referrers(referrers.values())
     # Read after the locks: a refund recorded meanwhile is either seen here or waits to adjust our reward.
     result: dict[int, int | None] = {referral_id: None for referral_id, _ in pairs}
     existing = _existing(list(result))

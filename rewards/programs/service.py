@@ -2,12 +2,12 @@
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
 from rewards import audit
 from rewards.clock import utcnow
-from rewards.customers.models import Customer
+from rewards.customers.service import lock_referrer
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.ledger.postings import post_clawback, post_earned, post_taken_back
@@ -141,21 +141,12 @@ def programs_query(currency: str | None = None):
     return query.where(Program.currency == currency) if currency else query
 
 
-def lock_referrer(customer_id: int) -> None:
-    """Serialise money moves per referrer (yearly caps, tiers, refunds, payouts) across workers."""
-    db.session.execute(db.select(Customer.id).where(Customer.id == customer_id).with_for_update())
-
-
-def reward_value_sql():
-    return case((Reward.status == "reversed", 0), else_=Reward.amount - Reward.clawback_amount)
-
-
 def referrer_year(referrer_id: int, currency: str, at: datetime) -> tuple[int, int]:
     """(qualified referrals with a standing reward, value earned) for the referrer in `at`'s calendar year."""
     start, end = year_bounds(at)
     count, total = db.session.execute(
         db.select(func.count(Reward.id).filter(Reward.status != "reversed"),
-                  func.coalesce(func.sum(reward_value_sql()), 0))
+                  func.coalesce(func.sum(Reward.value), 0))
         .join(Sale, Sale.id == Reward.sale_id)
         .where(Reward.referrer_id == referrer_id, Reward.currency == currency,
                Sale.occurred_at >= start, Sale.occurred_at < end)).one()

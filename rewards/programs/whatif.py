@@ -9,7 +9,7 @@ from rewards.errors import InvalidInput
 from rewards.extensions import db
 from rewards.programs.models import Program, Reward
 from rewards.programs.rules import qualifies, rule_amount, tier_for, within_yearly_cap
-from rewards.programs.service import net_amount, reward_value_sql
+from rewards.programs.service import net_amount
 from rewards.referrals.models import Referral
 from rewards.sales.models import Sale
 
@@ -25,8 +25,8 @@ def _period(start: date, end: date) -> tuple[datetime, datetime]:
 
 def _actual(currency: str, lo: datetime, hi: datetime) -> dict:
     count, positive, cost = db.session.execute(
-        db.select(func.count(Reward.id), func.count(Reward.id).filter(reward_value_sql() > 0),
-                  func.coalesce(func.sum(reward_value_sql()), 0))
+        db.select(func.count(Reward.id), func.count(Reward.id).filter(Reward.value > 0),
+                  func.coalesce(func.sum(Reward.value), 0))
         .join(Sale, Sale.id == Reward.sale_id)
         .where(Reward.currency == currency, Sale.occurred_at >= lo, Sale.occurred_at < hi)).one()
     return {"qualified": int(count), "rewards": int(positive), "cost": int(cost)}
@@ -37,7 +37,7 @@ def _year_so_far(currency: str, lo: datetime) -> tuple[dict, dict]:
     start = datetime(lo.year, 1, 1, tzinfo=timezone.utc)
     rows = db.session.execute(
         db.select(Reward.referrer_id, func.count(Reward.id).filter(Reward.status != "reversed"),
-                  func.coalesce(func.sum(reward_value_sql()), 0))
+                  func.coalesce(func.sum(Reward.value), 0))
         .join(Sale, Sale.id == Reward.sale_id)
         .where(Reward.currency == currency, Sale.occurred_at >= start, Sale.occurred_at < lo)
         .group_by(Reward.referrer_id))

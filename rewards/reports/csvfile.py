@@ -30,10 +30,10 @@ def cell(value):
 
 
 def utc_iso(moment: datetime) -> str:
-    """2026-03-01T12:00:00Z (microseconds kept when there are any)."""
-    if moment.utcoffset():
-        moment = moment.astimezone(timezone.utc)
-    return moment.replace(tzinfo=None).isoformat() + "Z"
+    """2026-03-01T12:00:00Z (microseconds kept when there are any); a naive time is taken as UTC already."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
 
 
 class Report:

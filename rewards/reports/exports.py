@@ -3,7 +3,7 @@ read from a server-side cursor. Amounts are integers in minor units; `formatted`
 the contract's."""
 from datetime import date
 
-from sqlalchemy import func, literal, or_, union_all
+from sqlalchemy import DateTime, func, literal, or_, type_coerce, union_all
 
 from rewards.customers.models import Customer
 from rewards.extensions import db
@@ -14,7 +14,7 @@ from rewards.reports import figures
 from rewards.reports.csvfile import Report, neutralise, utc_iso
 
 # Rows fetched from the server-side cursor at a time: big enough to keep round trips rare, small enough for memory.
-YIELD_PER = 2000
+YIELD_PER = 5000
 
 JOURNAL_HEADER = ["posted_at", "transaction_id", "kind", "account", "customer_id", "currency", "debit", "credit", "memo"]
 REFERRERS_HEADER = ["customer_id", "customer_email", "currency", "rewards_earned", "rewards_reversed", "paid"]
@@ -22,11 +22,22 @@ STATEMENT_HEADER = ["posted_at", "transaction_id", "kind", "reward_id", "currenc
                     "rewards_reversed", "paid", "memo"]
 
 
-def streamed(stmt):
-    """The statement's rows in batches from a server-side cursor (yield_per), run when the report is read."""
+def streamed(stmt, entities: bool = False):
+    """The statement's rows in batches from a server-side cursor (yield_per), run when the report is read.
+    Plain columns go through Core (no ORM row loading); `entities` when the statement selects models."""
     def batches():
-        return db.session.execute(stmt.execution_options(yield_per=YIELD_PER)).partitions()
+        if entities:
+            return db.session.execute(stmt.execution_options(yield_per=YIELD_PER)).partitions()
+        return db.session.connection().execution_options(yield_per=YIELD_PER).execute(stmt).partitions()
     return batches
+
+
+def utc(column):
+    """The timestamp as a naive UTC datetime straight from the driver, without the aware-datetime conversion
+    UTCDateTime makes per row (the CSV writes it with a `Z`)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.timezone("UTC", column)
+    return type_coerce(column, DateTime())
 
 
 def counted(stmt):
@@ -42,7 +53,7 @@ def journal(first: date, last: date, formatted: bool = False) -> Report:
     """Every ledger leg posted in [first, last + 1 day) UTC, one row each; the ledger's amounts are credit-positive,
     so a negative leg is a debit. Each transaction's debits equal its credits."""
     start, end = figures.period_bounds(first, last)
-    stmt = (db.select(figures.posted_at, LedgerTransaction.id, LedgerTransaction.kind, Account.key,
+    stmt = (db.select(utc(figures.posted_at), LedgerTransaction.id, LedgerTransaction.kind, Account.key,
                       Account.customer_id, LedgerEntry.currency, LedgerEntry.amount, LedgerTransaction.memo)
             .select_from(LedgerEntry)
             .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
@@ -97,7 +108,7 @@ def statement_lines(customer_id: int, year: int):
     clawed back, each payout and transfer reversal, oldest first."""
     start, end = figures.year_period(year)
     earned, reversed_, paid = figures.leg_figures()
-    return (figures.legs_in(start, end, figures.posted_at.label("posted_at"),
+    return (figures.legs_in(start, end, utc(figures.posted_at).label("posted_at"),
                             LedgerTransaction.id.label("transaction_id"), LedgerTransaction.kind,
                             LedgerEntry.reward_id, LedgerEntry.currency, earned.label("rewards_earned"),
                             reversed_.label("rewards_reversed"), paid.label("paid"), LedgerTransaction.memo)
@@ -128,7 +139,8 @@ def payout_rows(first: date, last: date):
     transfer reversal of the period as a row of its own with a negative amount, in time order."""
     start, end = figures.period_bounds(first, last)
     paid = (db.select(PayoutItem.paid_at.label("paid_at"), PayoutItem.batch_id, PayoutItem.id.label("item_id"),
-                      PayoutItem.customer_id, Customer.email, PayoutItem.amount.label("amount"), PayoutItem.currency,
+                      PayoutItem.customer_id, Customer.email.label("customer_email"), PayoutItem.amount.label("amount"),
+                      PayoutItem.currency,
                       PayoutItem.stripe_transfer_id.label("stripe_transfer_id"), literal(0).label("reversal"),
                       PayoutItem.id.label("row_id"))
             .join(Customer, Customer.id == PayoutItem.customer_id)
@@ -140,7 +152,8 @@ def payout_rows(first: date, last: date):
                   .join(Customer, Customer.id == PayoutItem.customer_id)
                   .where(PayoutReversal.created_at >= start, PayoutReversal.created_at < end))
     rows = union_all(paid, taken_back).subquery()
-    return db.select(rows).order_by(rows.c.paid_at, rows.c.reversal, rows.c.row_id)
+    return (db.select(utc(rows.c.paid_at), *[rows.c[name] for name in PAYOUTS_HEADER[1:]])
+            .order_by(rows.c.paid_at, rows.c.reversal, rows.c.row_id))
 
 
 def payouts(first: date, last: date, formatted: bool = False) -> Report:
@@ -148,7 +161,7 @@ def payouts(first: date, last: date, formatted: bool = False) -> Report:
     stmt = payout_rows(first, last)
 
     def row(r):
-        paid_at, batch, item, customer, email, amount, currency, transfer, _, _ = r
+        paid_at, batch, item, customer, email, amount, currency, transfer = r
         cells = (utc_iso(paid_at), batch, item, customer, neutralise(email), amount, currency, transfer)
         if formatted:
             cells += (format_amount(amount, currency),)

@@ -65,7 +65,7 @@ def tax_export(year: int) -> Report:
                 (details and details.country) or "", neutralise(tax.tax_id_in_clear(details)), r.currency,
                 int(r.rewards_earned), int(r.rewards_reversed), int(r.paid))
 
-    return Report(TAX_EXPORT_HEADER, exports.streamed(stmt), row, exports.counted(stmt))
+    return Report(TAX_EXPORT_HEADER, exports.streamed(stmt, entities=True), row, exports.counted(stmt))
 
 
 def record_tax_export(year: int, rows: int | None = None, via: str = "page") -> None:
