@@ -8,9 +8,11 @@ import sqlalchemy as sa
 
 from rewards.extensions import db
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
+from rewards.payouts.models import PayoutReversal
 from rewards.money import format_amount, format_money, to_minor_units
 from rewards.reports.csvfile import neutralise
 from tests import finance_data
+from tests.payouts_support import app_config, fake_stripe  # noqa: F401  (the app pointed at the fake Stripe)
 
 YEAR = datetime.now(timezone.utc).year
 THIS_YEAR = {"from": f"{YEAR}-01-01", "to": f"{YEAR}-12-31"}
@@ -27,8 +29,8 @@ def as_dicts(rows):
 
 
 @pytest.fixture
-def data(app):
-    return finance_data.seed()
+def data(app, client, fake_stripe):
+    return finance_data.seed(fake_stripe, client)
 
 
 @pytest.fixture
@@ -107,7 +109,7 @@ def test_referrers_csv_gives_each_referrers_figures_per_currency(data, finance):
     expected = [[str(data.customer(who).id), data.customer(who).email, currency, *map(str, figures)]
                 for (who, currency), figures in sorted(finance_data.EXPECTED.items(),
                                                        key=lambda item: (data.customer(item[0][0]).id, item[0][1]))]
-    expected[-1][1] = "'" + expected[-1][1]  # B's address starts with "=": neutralised
+    expected[2][1] = "'" + expected[2][1]  # B's address starts with "=": neutralised
     assert rows[1:] == expected
     assert read_csv(finance.get(f"/api/v1/reports/referrers.csv?year={YEAR - 1}")) == [rows[0]]
 
@@ -152,3 +154,48 @@ def test_bad_years_are_422(finance, query):
 def test_reports_are_for_finance_and_admin_only(app, api_as):
     for role, status in (("coordinator", 403), ("customer", 403), ("finance", 200), ("admin", 200)):
         assert api_as(role).get(f"/api/v1/reports/referrers.csv?year={YEAR}").status_code == status
+
+
+def test_payouts_csv_has_settled_items_and_reversals_as_negative_rows(data, finance):
+    rows = read_csv(finance.get("/api/v1/reports/payouts.csv", query_string=THIS_YEAR))
+    assert rows[0] == ["paid_at", "batch_id", "item_id", "customer_id", "customer_email", "amount", "currency",
+                       "stripe_transfer_id"]
+    a_usd, a_jpy, c_usd = data.items["a_usd"], data.items["a_jpy"], data.items["c_usd"]
+    reversal = db.session.scalar(sa.select(PayoutReversal))
+
+    def line(item, when, amount, transfer):
+        return [iso(when), str(item.batch_id), str(item.id), str(item.customer_id), item.customer.email, str(amount),
+                item.currency, transfer or ""]
+
+    expected = sorted([line(a_usd, a_usd.paid_at, 2500, a_usd.stripe_transfer_id),
+                       line(a_jpy, a_jpy.paid_at, 500, a_jpy.stripe_transfer_id),
+                       line(c_usd, c_usd.paid_at, 2000, None),  # paid by hand: no transfer (its reference is on the batch page)
+                       line(a_usd, reversal.created_at, -300, a_usd.stripe_transfer_id)], key=lambda row: row[0])
+    assert rows[1:] == expected
+    assert c_usd.method == "manual" and c_usd.reference == finance_data.MANUAL_REFERENCE
+    assert data.items["b_draft"].status == "pending"  # drafted, never paid: not in the file
+    # Against the ledger: each item's amount is what its settlement moved to paid out, the reversal what came back.
+    paid_out = dict(db.session.execute(
+        sa.select(LedgerTransaction.batch_transaction_id, sa.func.sum(LedgerEntry.amount))
+        .join(LedgerEntry).join(Account).where(LedgerTransaction.kind == "paid", Account.kind == "paid_out")
+        .group_by(LedgerTransaction.batch_transaction_id)).all())
+    for item in (a_usd, a_jpy, c_usd):
+        assert paid_out[item.batch_transaction_id] == item.amount
+    taken_back = db.session.scalar(sa.select(sa.func.sum(LedgerEntry.amount)).join(LedgerTransaction).join(Account)
+                                   .where(LedgerTransaction.kind == "transfer_reversal", Account.kind == "paid_out"))
+    assert taken_back == -300
+    # And per referrer and currency the file adds up to the `paid` of referrers.csv.
+    totals = {}
+    for row in as_dicts(rows):
+        totals[(row["customer_id"], row["currency"])] = totals.get((row["customer_id"], row["currency"]), 0) \
+            + int(row["amount"])
+    referrers = as_dicts(read_csv(finance.get(f"/api/v1/reports/referrers.csv?year={YEAR}")))
+    assert totals == {(row["customer_id"], row["currency"]): int(row["paid"]) for row in referrers
+                      if row["paid"] != "0"}
+
+
+def test_payouts_csv_formatted_and_period_bounds(data, finance):
+    rows = as_dicts(read_csv(finance.get("/api/v1/reports/payouts.csv", query_string={**THIS_YEAR, "formatted": 1})))
+    assert sorted(row["amount_formatted"] for row in rows) == ["-3.00", "20.00", "25.00", "500"]
+    last_year = {"from": f"{YEAR - 1}-01-01", "to": f"{YEAR - 1}-12-31"}
+    assert len(read_csv(finance.get("/api/v1/reports/payouts.csv", query_string=last_year))) == 1

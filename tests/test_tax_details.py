@@ -17,6 +17,7 @@ from rewards.extensions import db
 from rewards.tax.models import TaxDetails
 from tests import factories, finance_data
 from tests.conftest import csrf_token
+from tests.payouts_support import app_config, fake_stripe  # noqa: F401  (finance_data pays through the fake)
 
 TAX_ID = "DE 123456789"
 YEAR = datetime.now(timezone.utc).year
@@ -75,8 +76,8 @@ def test_a_customer_sees_and_changes_only_her_own_tax_details(client, pages, log
     assert stored(other.customer.id) is None
 
 
-@pytest.mark.parametrize("app_config", [{"DATA_ENCRYPTION_KEYS": None, "TAX_DETAILS_ENABLED": False}])
-def test_without_a_key_tax_details_cannot_be_entered(client, pages, login_as):
+def test_without_a_key_tax_details_cannot_be_entered(app, client, pages, login_as):
+    app.config.update(DATA_ENCRYPTION_KEYS=None, TAX_DETAILS_ENABLED=False)
     user = login_as("customer")
     assert "cannot be entered here" in client.get("/portal/tax-details").get_data(as_text=True)
     token = csrf_token(client.get("/account/password").get_data(as_text=True))
@@ -115,12 +116,12 @@ def test_keys_rotate_fails_naming_what_no_key_opens(app, client, pages, login_as
     assert result.exit_code == 1 and "DATA_ENCRYPTION_KEYS is not set" in result.stderr
 
 
-LOW_THRESHOLDS = {"TAX_REPORTING_THRESHOLDS": "usd:22, jpy:501"}
+LOW_THRESHOLDS = "usd:22, jpy:501"  # A was paid 22.00 usd (at the threshold) and 500 jpy (below); C 20.00 usd
 
 
-@pytest.mark.parametrize("app_config", [LOW_THRESHOLDS])
-def test_tax_page_marks_referrers_over_the_threshold_with_missing_details(app, client, pages, login_as):
-    data = finance_data.seed()  # A was paid 22.00 usd (at the threshold) and 500 jpy (below it)
+def test_tax_page_marks_referrers_over_the_threshold_with_missing_details(app, client, pages, login_as, fake_stripe):
+    app.config["TAX_REPORTING_THRESHOLDS"] = LOW_THRESHOLDS
+    data = finance_data.seed(fake_stripe, client)
     login_as("finance")
     page = client.get(f"/finance/reports/tax?year={YEAR}").get_data(as_text=True)
     assert f'data-customer="{data.a.id}"' in page and page.count(">missing</span>") == 3
@@ -140,9 +141,9 @@ def test_tax_page_marks_referrers_over_the_threshold_with_missing_details(app, c
     assert "1 referrer(s) reached the reporting threshold" in finance_home and "••••6789" in finance_home
 
 
-@pytest.mark.parametrize("app_config", [LOW_THRESHOLDS])
-def test_tax_export_has_tax_ids_in_clear_and_is_audited(app, client, pages, login_as):
-    data = finance_data.seed()
+def test_tax_export_has_tax_ids_in_clear_and_is_audited(app, client, pages, login_as, fake_stripe):
+    app.config["TAX_REPORTING_THRESHOLDS"] = LOW_THRESHOLDS
+    data = finance_data.seed(fake_stripe, client)
     user = factories.user(role="customer", customer=False)
     data.a.user = user
     db.session.commit()
@@ -161,9 +162,9 @@ def test_tax_export_has_tax_ids_in_clear_and_is_audited(app, client, pages, logi
     assert (event.actor_user_id, event.detail["year"]) == (staff.id, YEAR)
 
 
-@pytest.mark.parametrize("app_config", [LOW_THRESHOLDS])
-def test_tax_export_cli_writes_the_file_and_audits(app, runner, tmp_path):
-    finance_data.seed()
+def test_tax_export_cli_writes_the_file_and_audits(app, client, runner, tmp_path, fake_stripe):
+    app.config["TAX_REPORTING_THRESHOLDS"] = LOW_THRESHOLDS
+    finance_data.seed(fake_stripe, client)
     out = tmp_path / "tax.csv"
     result = runner.invoke(args=["reports", "tax-export", "--year", str(YEAR), "--out", str(out)])
     assert result.exit_code == 0, result.output

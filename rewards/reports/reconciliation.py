@@ -25,7 +25,8 @@ from rewards.reports.models import ReconciliationRun
 KINDS = {"amount_differs": "amounts differ", "reversed_differs": "reversed amounts differ",
          "unknown_at_refero": "Stripe has a transfer Refero does not", "missing_at_stripe": "Stripe does not show it"}
 SLACK = timedelta(days=1)
-REVERSAL_KEY = "transfer_reversal:{transfer_id}:"
+# The ledger key of a transfer reversal (rewards.payouts.webhooks): transfer_reversal:<transfer id>:to:<total>.
+REVERSAL_KEY_PREFIX = "transfer_reversal:"
 
 
 def settled_items(first: date, last: date) -> list[PayoutItem]:
@@ -40,7 +41,7 @@ def settled_items(first: date, last: date) -> list[PayoutItem]:
 
 def ledger_reversals() -> dict[str, int]:
     """{transfer id: money the ledger took back from paid out for it}, from the transfer-reversal postings."""
-    prefix = REVERSAL_KEY.format(transfer_id="")
+    prefix = REVERSAL_KEY_PREFIX
     rows = db.session.execute(
         db.select(LedgerTransaction.idempotency_key, func.sum(LedgerEntry.amount))
         .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
