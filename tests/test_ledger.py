@@ -27,7 +27,7 @@ def referrer(app):
 
 
 def usd(customer):
-    return next(b for b in customer_balances(customer.id) if b["currency"] == "usd")
+    return next(b for b in customer_balances(customer.id) if b.currency == "usd").as_dict()
 
 
 def test_post_refuses_legs_that_do_not_sum_to_zero_per_currency(referrer):
@@ -134,7 +134,8 @@ def test_payout_legs_move_earned_through_transit_to_paid_out(referrer):
     batch = batch_payable(referrer.id, "usd", at=LATER, idempotency_key="item-1")
     db.session.commit()
     assert [r.status for r in rewards] == ["batched", "batched"]
-    assert usd(referrer) == {"currency": "usd", "held": 0, "payable": 0, "batched": 2000, "paid": 0, "debt": 0}
+    assert usd(referrer) == {"currency": "usd", "earned": 2000, "held": 0, "payable": 0, "batched": 2000,
+                              "paid": 0, "reversed": 0, "owed": 0}
     paid = confirm_paid(batch.transaction.id, batch.net, reference="tr_1")
     assert confirm_paid(batch.transaction.id, batch.net, reference="tr_1") == paid  # a retry
     db.session.commit()
@@ -152,7 +153,8 @@ def test_a_reversed_transfer_returns_to_earned_and_is_paid_again(referrer):
     reverse_transfer(referrer.id, "usd", 400, idempotency_key="trr_1")
     reverse_transfer(referrer.id, "usd", 400, idempotency_key="trr_1")  # the same reversal reported twice
     db.session.commit()
-    assert usd(referrer) == {"currency": "usd", "held": 0, "payable": 400, "batched": 0, "paid": 600, "debt": 0}
+    assert usd(referrer) == {"currency": "usd", "earned": 1000, "held": 0, "payable": 400, "batched": 0,
+                              "paid": 600, "reversed": 0, "owed": 0}
     with pytest.raises(InvalidInput):
         reverse_transfer(referrer.id, "usd", 601, idempotency_key="trr_2")
     again = batch_payable(referrer.id, "usd", at=LATER)

@@ -44,6 +44,7 @@ from rewards.clock import utcnow
 from rewards.customers.service import lock_referrer
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
+from rewards.ledger.balances import payable_condition
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction, Reward
 from rewards.ledger.service import (AccountRef, Leg, balance, post, referrer_account, transaction_by_key)
 
@@ -81,11 +82,6 @@ class Batched:
     netted: int = 0
     net: int = 0
     transaction: LedgerTransaction | None = None
-
-
-def payable_condition(at: datetime):
-    """SQL: the reward's hold has ended by `at`, it is in no batch yet and worth something (the one definition)."""
-    return (Reward.amount > 0) & ((Reward.status == "payable") | ((Reward.status == "held") & (Reward.payable_at <= at)))
 
 
 def _by_referrer(query, customer_ids):
