@@ -1,7 +1,7 @@
 """Property: for every referrer of a random history (rewards, refunds before and after payout, batches settled or
 released, transfer reversals, postings spread over three years), the yearly figures of referrers.csv, added up over
-the years, satisfy earned − reversed − paid = what the referrer's earned, debt and in-transit accounts hold, and
-paid = the paid-out account; the statement of each year shows the same totals."""
+the years, are the one balance model's (rewards.ledger.balances) earned, reversed and paid, and earned − reversed −
+paid is what the referrer's earned, debt and in-transit accounts hold; each year's statement shows the same totals."""
 import csv
 import io
 from collections import defaultdict
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rewards.extensions import db
 from rewards.ledger.models import LedgerTransaction, Reward
 from rewards.ledger.payouts import batch_payable, confirm_paid, release_batch, reverse_transfer
+from rewards.ledger.balances import customer_balances
 from rewards.ledger.service import referrer_balances
 from rewards.reports import statements
 from tests import factories, finance_data
@@ -114,3 +115,7 @@ def test_earned_minus_reversed_minus_paid_is_what_each_referrers_accounts_hold(a
             owed = kinds["referrer_earned"] + kinds["referrer_debt"] + kinds["payouts_in_transit"]
             assert earned - reversed_ - paid_figure == owed
             assert paid_figure == kinds["paid_out"] == paid[(customer.id, currency)]
+        for balance in customer_balances(customer.id):
+            assert figures[(customer.id, balance.currency)] == [balance.earned, balance.reversed, balance.paid]
+            assert balance.held + balance.payable + balance.batched - balance.owed == \
+                balance.earned - balance.reversed - balance.paid

@@ -41,6 +41,10 @@ def test_staff_statement_page_and_csv_show_every_reward_and_payout(data, client,
     assert '<td class="text-end" data-figure="rewards_reversed">15.00 USD</td>' in page
     assert '<td class="text-end" data-figure="paid">22.00 USD</td>' in page
     assert '<td class="text-end" data-figure="paid">500 JPY</td>' in page
+    today = re.search(r'id="statement-now">(.*?)</table>', page, re.S).group(1)
+    usd_now = re.search(r'data-currency="usd">(.*?)</tr>', today, re.S).group(1)
+    # Today, by the one balance model: 3.00 payable again (the reversed 300), 10.00 owed back (the clawback).
+    assert re.findall(r">([^<]+)</td>", usd_now) == ["0.00 USD", "3.00 USD", "0.00 USD", "10.00 USD"]
     for kind in ("earn", "reduce", "clawback", "paid", "transfer_reversal"):
         assert f'data-kind="{kind}"' in page
     rows = rows_of(client.get(f"/finance/referrers/{data.a.id}/statement.csv?year={YEAR}"))

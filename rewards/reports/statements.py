@@ -3,6 +3,7 @@ figures as the exports."""
 from dataclasses import dataclass, field
 
 from rewards.extensions import db
+from rewards.ledger.balances import customer_balances
 from rewards.reports import exports
 
 LABELS = {"earn": "Reward earned", "reduce": "Reward reduced (sale partly refunded)",
@@ -15,10 +16,7 @@ class Statement:
     year: int
     totals: list = field(default_factory=list)  # rows: currency, rewards_earned, rewards_reversed, paid
     lines: list = field(default_factory=list)   # rows of exports.statement_lines, plus `label`
-
-    def owed_by_currency(self) -> dict[str, int]:
-        """earned − reversed − paid in the year, per currency."""
-        return {t.currency: t.rewards_earned - t.rewards_reversed - t.paid for t in self.totals}
+    now: list = field(default_factory=list)     # the one balance model's Balance per currency, today
 
 
 def statement(customer_id: int, year: int) -> Statement:
@@ -26,4 +24,5 @@ def statement(customer_id: int, year: int) -> Statement:
     result.totals = list(db.session.execute(exports.yearly_totals(year, customer_id)))
     for line in db.session.execute(exports.statement_lines(customer_id, year)):
         result.lines.append({**line._asdict(), "label": LABELS.get(line.kind, line.kind)})
+    result.now = customer_balances(customer_id)
     return result
