@@ -1,6 +1,6 @@
 """payouts.csv over HTTP from PostgreSQL vs `COPY (SELECT …) TO STDOUT` of the same rows, in the same run.
 
-    python -m bench.finance_export [--rows 1000000] [--reversals 10000]
+    python -m bench.finance_export [--rows 1000000] [--reversals 10000] [--keep | --reuse]
 
 Loads `rows` payout rows (settled items plus transfer reversals, which payouts.csv shows as rows of their own)
 into a scratch database, serves the app with gunicorn (one sync worker, so its memory is the export's), streams
@@ -12,15 +12,19 @@ import argparse
 import http.client
 import os
 import subprocess
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from datetime import date
 
 import psycopg
 
-from bench.common import BIN, ROOT, env_for, flask, measured, scratch_database
+from bench.common import BIN, PG_ADMIN, ROOT, env_for, flask, measured, scratch_database
 
 FIRST, LAST = date(2025, 1, 1), date(2025, 12, 31)
+DATABASE = "bench_finance_export"
+KEY_FILE = os.path.join(tempfile.gettempdir(), "bench_finance_export.key")
 PORT = 8791
 CUSTOMERS = 20000
 PER_BATCH = 1000
@@ -54,6 +58,11 @@ def load(url: str, items: int, reversals: int) -> None:
             SELECT id, stripe_transfer_id, 500, 500, paid_at + interval '3 days' FROM payout_items
             WHERE stripe_transfer_id IS NOT NULL AND paid_at < '2025-12-20Z' ORDER BY id LIMIT %s""", (reversals,))
         conn.execute("ANALYZE")
+
+
+@contextmanager
+def kept_database(name: str):
+    yield f"postgresql+psycopg://{PG_ADMIN.split('://', 1)[1]}/{name}"
 
 
 def finance_key(env: dict) -> str:
@@ -123,14 +132,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="payout rows in the export (items + reversals)")
     parser.add_argument("--reversals", type=int, default=10_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database for --reuse")
+    parser.add_argument("--reuse", action="store_true", help="measure a database kept by --keep again")
     args = parser.parse_args()
-    with scratch_database("bench_finance_export") as url:
+    if args.keep:
+        os.environ["BENCH_KEEP"] = "1"
+    with (kept_database(DATABASE) if args.reuse else scratch_database(DATABASE)) as url:
         env = env_for(url)
-        measured(flask("db", "upgrade", "heads"), env)
-        started = time.perf_counter()
-        load(url, args.rows - args.reversals, args.reversals)
-        print(f"loaded {args.rows:,} payout rows in {time.perf_counter() - started:.1f} s", flush=True)
-        key = finance_key(env)
+        if not args.reuse:
+            measured(flask("db", "upgrade", "heads"), env)
+            started = time.perf_counter()
+            load(url, args.rows - args.reversals, args.reversals)
+            print(f"loaded {args.rows:,} payout rows in {time.perf_counter() - started:.1f} s", flush=True)
+            key = finance_key(env)
+            with open(KEY_FILE, "w") as handle:
+                handle.write(key)
+        else:
+            with open(KEY_FILE) as handle:
+                key = handle.read().strip()
         sql = export_sql(env)
         server = subprocess.Popen([os.path.join(BIN, "gunicorn"), "-w", "1", "--timeout", "600", "-b",
                                    f"127.0.0.1:{PORT}", "wsgi:app"], cwd=ROOT, env=env,

@@ -10,7 +10,7 @@ from rewards.extensions import db
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
 from rewards.payouts.models import PayoutReversal
 from rewards.money import format_amount, format_money, to_minor_units
-from rewards.reports.csvfile import neutralise
+from rewards.reports.csvfile import neutralise, text as csv_text
 from tests import finance_data
 from tests.payouts_support import app_config, fake_stripe  # noqa: F401  (the app pointed at the fake Stripe)
 
@@ -65,6 +65,16 @@ def test_to_minor_units_refuses_more_decimals_than_the_currency_has(text, curren
 ])
 def test_text_cells_that_a_spreadsheet_would_run_are_neutralised(text, shown):
     assert neutralise(text) == shown
+
+
+@pytest.mark.parametrize("value, written", [
+    ("a,b", '"a,b"'), ('say "hi"', '"say ""hi"""'), ("=1,2", '"\'=1,2"'), ("two\nlines", '"two\nlines"'),
+    ("-5 off", "'-5 off"), (None, ""), ("plain", "plain"),
+])
+def test_text_cells_are_quoted_as_rfc_4180_asks_after_neutralising(value, written):
+    assert csv_text(value) == written
+    if value is not None:
+        assert next(csv.reader(io.StringIO(written + "\r\n"))) == [neutralise(value)]
 
 
 def test_journal_has_every_ledger_leg_with_its_columns(data, finance):

@@ -11,7 +11,7 @@ from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
 from rewards.money import format_amount
 from rewards.payouts.models import PayoutItem, PayoutReversal
 from rewards.reports import figures
-from rewards.reports.csvfile import Report, neutralise, utc_iso
+from rewards.reports.csvfile import Report, number, text, utc_iso
 
 # Rows fetched from the server-side cursor at a time: big enough to keep round trips rare, small enough for memory.
 YIELD_PER = 5000
@@ -61,16 +61,17 @@ def journal(first: date, last: date, formatted: bool = False) -> Report:
             .where(figures.posted_at >= start, figures.posted_at < end)
             .order_by(figures.posted_at, LedgerTransaction.id, LedgerEntry.id))
 
-    def row(r):
+    def line(r):
         posted, tx, kind, account, customer, currency, amount, memo = r
-        debit, credit = (-amount, "") if amount < 0 else ("", amount)
-        cells = (utc_iso(posted), tx, kind, account, customer, currency, debit, credit, neutralise(memo))
+        debit, credit = (-amount, None) if amount < 0 else (None, amount)
+        extra = ""
         if formatted:
-            cells += (format_amount(debit, currency) if debit != "" else "",
-                      format_amount(credit, currency) if credit != "" else "")
-        return cells
+            extra = "," + ",".join(format_amount(value, currency) if value is not None else ""
+                                   for value in (debit, credit))
+        return (f"{utc_iso(posted)},{tx},{text(kind)},{text(account)},{number(customer)},{currency},"
+                f"{number(debit)},{number(credit)},{text(memo)}{extra}\r\n")
 
-    return Report(_formatted(JOURNAL_HEADER, ["debit", "credit"], formatted), streamed(stmt), row, counted(stmt))
+    return Report(_formatted(JOURNAL_HEADER, ["debit", "credit"], formatted), streamed(stmt), line, counted(stmt))
 
 
 def yearly_totals(year: int, customer_id: int | None = None):
@@ -93,14 +94,15 @@ def referrers(year: int, formatted: bool = False) -> Report:
     """Yearly totals per referrer and currency (the contract's referrers.csv)."""
     stmt = yearly_totals(year)
 
-    def row(r):
-        customer, email, currency, earned, reversed_, paid = r
-        cells = (customer, neutralise(email), currency, int(earned), int(reversed_), int(paid))
+    def line(r):
+        customer, email, currency, *amounts = r
+        amounts = [int(value) for value in amounts]
+        cells = [str(customer), text(email), currency, *map(str, amounts)]
         if formatted:
-            cells += tuple(format_amount(int(value), currency) for value in (earned, reversed_, paid))
-        return cells
+            cells += [format_amount(value, currency) for value in amounts]
+        return ",".join(cells) + "\r\n"
 
-    return Report(_formatted(REFERRERS_HEADER, figures.FIGURES, formatted), streamed(stmt), row, counted(stmt))
+    return Report(_formatted(REFERRERS_HEADER, figures.FIGURES, formatted), streamed(stmt), line, counted(stmt))
 
 
 def statement_lines(customer_id: int, year: int):
@@ -120,14 +122,15 @@ def statement(customer_id: int, year: int, formatted: bool = False) -> Report:
     """A referrer's statement for a year as CSV: one row per line of the printable statement."""
     stmt = statement_lines(customer_id, year)
 
-    def row(r):
-        posted, tx, kind, reward, currency, earned, reversed_, paid, memo = r
-        cells = (utc_iso(posted), tx, kind, reward, currency, int(earned), int(reversed_), int(paid), neutralise(memo))
+    def line(r):
+        posted, tx, kind, reward, currency, *amounts, memo = r
+        amounts = [int(value) for value in amounts]
+        cells = [utc_iso(posted), str(tx), text(kind), number(reward), currency, *map(str, amounts), text(memo)]
         if formatted:
-            cells += tuple(format_amount(int(value), currency) for value in (earned, reversed_, paid))
-        return cells
+            cells += [format_amount(value, currency) for value in amounts]
+        return ",".join(cells) + "\r\n"
 
-    return Report(_formatted(STATEMENT_HEADER, figures.FIGURES, formatted), streamed(stmt), row, counted(stmt))
+    return Report(_formatted(STATEMENT_HEADER, figures.FIGURES, formatted), streamed(stmt), line, counted(stmt))
 
 
 PAYOUTS_HEADER = ["paid_at", "batch_id", "item_id", "customer_id", "customer_email", "amount", "currency",
@@ -160,11 +163,10 @@ def payouts(first: date, last: date, formatted: bool = False) -> Report:
     """The contract's payouts.csv: what reached referrers in the period, and what came back."""
     stmt = payout_rows(first, last)
 
-    def row(r):
+    def line(r):
         paid_at, batch, item, customer, email, amount, currency, transfer = r
-        cells = (utc_iso(paid_at), batch, item, customer, neutralise(email), amount, currency, transfer)
-        if formatted:
-            cells += (format_amount(amount, currency),)
-        return cells
+        extra = "," + format_amount(amount, currency) if formatted else ""
+        return (f"{utc_iso(paid_at)},{batch},{item},{customer},{text(email)},{amount},{currency},{text(transfer)}"
+                f"{extra}\r\n")
 
-    return Report(_formatted(PAYOUTS_HEADER, ["amount"], formatted), streamed(stmt), row, counted(stmt))
+    return Report(_formatted(PAYOUTS_HEADER, ["amount"], formatted), streamed(stmt), line, counted(stmt))

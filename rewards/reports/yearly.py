@@ -7,7 +7,7 @@ from sqlalchemy import and_, false, func, or_
 from rewards import audit
 from rewards.extensions import db
 from rewards.reports import exports
-from rewards.reports.csvfile import Report, neutralise
+from rewards.reports.csvfile import Report, text
 from rewards.tax import service as tax
 from rewards.tax.models import TaxDetails
 
@@ -59,13 +59,13 @@ def tax_export(year: int) -> Report:
     record_tax_export: whoever asks for this file is named in the audit log."""
     stmt = over_threshold(year)
 
-    def row(r):
+    def line(r):
         details = r.TaxDetails
-        return (r.customer_id, neutralise(r.email), neutralise((details and details.legal_name) or ""),
-                (details and details.country) or "", neutralise(tax.tax_id_in_clear(details)), r.currency,
-                int(r.rewards_earned), int(r.rewards_reversed), int(r.paid))
+        return ",".join([str(r.customer_id), text(r.email), text(details and details.legal_name),
+                         text(details and details.country), text(tax.tax_id_in_clear(details)), r.currency,
+                         str(int(r.rewards_earned)), str(int(r.rewards_reversed)), str(int(r.paid))]) + "\r\n"
 
-    return Report(TAX_EXPORT_HEADER, exports.streamed(stmt, entities=True), row, exports.counted(stmt))
+    return Report(TAX_EXPORT_HEADER, exports.streamed(stmt, entities=True), line, exports.counted(stmt))
 
 
 def record_tax_export(year: int, rows: int | None = None, via: str = "page") -> None:
