@@ -54,7 +54,6 @@ def register_blueprints(app):
     from rewards.reports.api import blp as reports_api
     from rewards.reports.views import bp as reports_bp
     from rewards.sales.api import blp as sales_api
-    from rewards.sales.views import bp as review_bp
     from rewards.sales.webhooks import bp as webhooks_bp
     from rewards.tasks import automatic  # noqa: F401  (connects the automatic tasks to their events)
     from rewards.tasks.api import blp as tasks_api
@@ -62,7 +61,7 @@ def register_blueprints(app):
     from rewards.tax.views import bp as tax_bp
 
     for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
-                      admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, review_bp, webhooks_bp,
+                      admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, webhooks_bp,
                       programs_pages, reports_bp, tax_bp, payouts_pages):
         app.register_blueprint(blueprint)
     payout_webhooks.register()

@@ -10,7 +10,7 @@ NAV = [
     ("Tax details", "tax.tax_details", ("customer",)),
     ("Dashboard", "admin.dashboard", ("coordinator",)),
     ("Referrals", "admin_referrals.pipeline", ("coordinator", "finance")),
-    ("Review", "review.queue", ("coordinator",)),
+    ("Review", "referrals.review_queue", ("coordinator",)),
     ("Customers", "admin_customers.index", ("coordinator", "finance")),
     ("Programs", "programs.index", ("coordinator",)),
     ("Tasks", "tasks.board", ("coordinator",)),

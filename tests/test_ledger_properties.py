@@ -17,10 +17,10 @@ from rewards.ledger.check import check_ledger
 from rewards.ledger.models import LedgerEntry
 from rewards.ledger.payouts import batch_payable, confirm_paid, reverse_transfer
 from rewards.ledger.service import referrer_balances
-from rewards.programs.granting import grant_rewards
+from rewards.programs.granting import grant_reward, grant_rewards
 from rewards.programs.models import Program, Reward
 from rewards.programs.rules import year_bounds
-from rewards.programs.service import create_program, grant_reward, on_sale_refunded
+from rewards.programs.service import create_program, on_sale_refunded
 from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 from tests import factories

@@ -7,7 +7,7 @@ from rewards.extensions import db
 from rewards.ledger.balances import customer_balances
 from rewards.ledger.check import check_ledger
 from rewards.ledger.payouts import batch_payable, confirm_paid
-from rewards.programs.service import grant_reward
+from rewards.programs.granting import grant_reward
 from tests import factories
 
 MARCH = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
