@@ -65,6 +65,8 @@ class Config:
     STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
     PAYOUT_CONCURRENCY = int(os.environ.get("PAYOUT_CONCURRENCY", "8"))
     PAYOUT_MINIMUM_AMOUNT = int(os.environ.get("PAYOUT_MINIMUM_AMOUNT", "1000"))
+    # An executor's claim on an item lapses after this long (a killed executor's items are then taken over).
+    PAYOUT_LEASE_SECONDS = float(os.environ.get("PAYOUT_LEASE_SECONDS", "120"))
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
 

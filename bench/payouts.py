@@ -96,7 +96,14 @@ def execute(database_url: str, stripe_url: str, batch_id: int, rate: float, conc
     app = create_app(config_for(database_url, stripe_url, rate, concurrency))
     with app.app_context():
         wall, cpu = time.perf_counter(), time.process_time()
-        result = execute_batch(batch_id)
+        if os.environ.get("BENCH_PROFILE"):  # where the executor's CPU goes, to standard error
+            import cProfile
+            import pstats
+            profile = cProfile.Profile()
+            result = profile.runcall(execute_batch, batch_id)
+            pstats.Stats(profile, stream=sys.stderr).sort_stats("cumtime").print_stats("rewards|stripe/_|requests/sessions|psycopg/cursor.py", 40)
+        else:
+            result = execute_batch(batch_id)
         print(json.dumps({"seconds": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
                           "status": result["status"], "counts": result["counts"]}), flush=True)
 
@@ -127,6 +134,8 @@ def main():
                                     str(batch_id)], cwd=ROOT, env=env_for(url), capture_output=True, text=True)
             if child.returncode != 0:
                 raise SystemExit(child.stderr[-3000:])
+            if os.environ.get("BENCH_PROFILE"):
+                print(child.stderr[-12000:])
             run = json.loads(child.stdout.strip().splitlines()[-1])
             with urllib.request.urlopen(f"{stripe_url}/_fake/stats") as answer:
                 stats = json.load(answer)

@@ -58,6 +58,46 @@ def referrer_owed(fake: FakeStripe, amount=1000, ready=True, account=True, rewar
     return customer
 
 
+def many_referrers_owed(fake: FakeStripe, count: int, amount=1000, currency="usd") -> list[int]:
+    """`count` referrers, each with one payable reward earned in the ledger and a ready account, written in bulk
+    (the same rows and ledger legs the one-by-one path writes; far fewer round trips). Returns their ids."""
+    from datetime import timedelta
+
+    from rewards.clock import utcnow
+    from rewards.customers.models import Customer
+    from rewards.ledger.models import Reward
+    from rewards.ledger.postings import earning
+    from rewards.ledger.service import post_many
+    from rewards.referrals.models import Referral
+    from rewards.sales.models import Sale
+
+    program = factories.program(amount=amount, currency=currency)
+    then = utcnow() - timedelta(days=60)
+    tag = uuid.uuid4().hex[:8]
+    customers = [Customer(email=f"bulk-{tag}-{i}@example.com", name=f"Bulk Referrer {i}") for i in range(count)]
+    db.session.add_all(customers)
+    db.session.flush()
+    referrals = [Referral(referrer_id=c.id, referee_email=f"friend-{tag}-{i}@example.org", referee_name="Friend",
+                          status="qualified", source="api", created_at=then) for i, c in enumerate(customers)]
+    db.session.add_all(referrals)
+    db.session.flush()
+    sales = [Sale(external_id=f"bulk-{tag}-{i}", email=r.referee_email, amount=amount * 10, currency=currency,
+                  occurred_at=then, source="api", referral_id=r.id) for i, r in enumerate(referrals)]
+    db.session.add_all(sales)
+    db.session.flush()
+    rewards = [Reward(referral_id=r.id, referrer_id=r.referrer_id, sale_id=s.id, program_id=program.id,
+                      amount=amount, granted_amount=amount, currency=currency, status="payable",
+                      payable_at=then + timedelta(days=14)) for r, s in zip(referrals, sales)]
+    db.session.add_all(rewards)
+    db.session.flush()
+    post_many([earning(r.id, r.referrer_id, currency, r.amount) for r in rewards])
+    db.session.add_all([PayoutAccount(customer_id=c.id, stripe_account_id=fake.add_account(ready=True)["id"],
+                                      payouts_enabled=True, transfers_capability="active", details_submitted=True,
+                                      requirements_due=[]) for c in customers])
+    db.session.commit()
+    return [c.id for c in customers]
+
+
 def users_of_finance():
     """Two finance users: one drafts, the other approves (four eyes)."""
     return factories.user(role="finance"), factories.user(role="finance")

@@ -15,7 +15,7 @@ BATCHES = "/api/v1/payout-batches"
 
 
 def balance(customer_id, currency="usd"):
-    return next((b for b in customer_balances(customer_id) if b["currency"] == currency), {})
+    return next((b.as_dict() for b in customer_balances(customer_id) if b.currency == currency), {})
 
 
 def test_draft_freezes_amounts_and_lists_who_is_left_out(api_as, fake_stripe):

@@ -17,7 +17,7 @@ from tests.payouts_support import (account_event, app_config, approved_batch, de
 
 
 def money(customer_id):
-    row = next(b for b in customer_balances(customer_id) if b["currency"] == "usd")
+    row = next(b.as_dict() for b in customer_balances(customer_id) if b.currency == "usd")
     return row["payable"], row["paid"]
 
 

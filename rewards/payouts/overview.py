@@ -3,7 +3,7 @@ from sqlalchemy import func
 
 from rewards.customers.models import Customer
 from rewards.extensions import db
-from rewards.ledger.models import Account, LedgerEntry
+from rewards.ledger.balances import balance_totals
 from rewards.money import minor_unit_digits
 from rewards.payouts.models import BATCH_STATUSES, PayoutBatch, PayoutItem
 
@@ -11,18 +11,9 @@ RECENT = 10
 
 
 def money_in_flight() -> list[dict]:
-    """[{currency, in_transit, paid}] from the ledger: what is on its way to referrers and what reached them."""
-    rows = db.session.execute(
-        db.select(Account.currency, Account.kind, func.coalesce(func.sum(LedgerEntry.amount), 0))
-        .join(LedgerEntry, LedgerEntry.account_id == Account.id)
-        .where(Account.kind.in_(("payouts_in_transit", "paid_out")))
-        .group_by(Account.currency, Account.kind)).all()
-    totals: dict[str, dict] = {}
-    for currency, kind, total in rows:
-        entry = totals.setdefault(currency, {"currency": currency, "in_transit": 0, "paid": 0,
-                                             "digits": minor_unit_digits(currency)})
-        entry["in_transit" if kind == "payouts_in_transit" else "paid"] = int(total)
-    return [totals[c] for c in sorted(totals)]
+    """[{currency, in_transit, paid, digits}] over all referrers, from the ledger's one balance read model."""
+    return [{"currency": b.currency, "in_transit": b.batched, "paid": b.paid, "digits": minor_unit_digits(b.currency)}
+            for b in balance_totals() if b.batched or b.paid]
 
 
 def finance_home() -> dict:

@@ -5,7 +5,8 @@ Every function here leaves the commit to its caller (a view, the CLI, the execut
 import secrets
 
 from flask import current_app
-from sqlalchemy import func
+from sqlalchemy import case, func
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rewards import audit
 from rewards.clock import utcnow
@@ -142,29 +143,54 @@ def retry_failed_items(batch: PayoutBatch, item_id: int | None = None) -> int:
 
 def settle_item(item: PayoutItem, *, transfer_id: str | None = None, method: str = "stripe",
                 reference: str | None = None, user=None) -> bool:
-    """Record the item paid and settle it in the ledger (not committed); False if it was paid already.
+    """Record one item paid and settle it in the ledger (not committed); False if it was paid already."""
+    return bool(settle_items([(item, transfer_id)], method=method, reference=reference, user=user))
 
-    The status change is guarded (only from pending/failed/review), so two workers cannot settle it twice.
+
+def settle_items(paid: list[tuple[PayoutItem, str | None]], *, method: str = "stripe", reference: str | None = None,
+                 user=None) -> list[PayoutItem]:
+    """Record items paid (with their transfer ids) and settle them in the ledger, the lot in a few statements (not
+    committed); the items this call settled. The status change is guarded (only from pending, failed or review),
+    so two workers never settle one item twice; the ledger's confirmation is keyed per item's batch transaction.
     """
     now = utcnow()
     values = {"status": "paid", "method": method, "paid_at": now, "lease_owner": None, "lease_until": None,
-              "next_attempt_at": None}
-    if transfer_id:
-        values["stripe_transfer_id"] = transfer_id
-    if reference:
-        values["reference"] = reference
-    if user is not None:
-        values["paid_by_id"] = user.id
-    result = db.session.execute(db.update(PayoutItem).where(PayoutItem.id == item.id,
-                                                             PayoutItem.status.in_(OPEN_ITEM_STATUSES))
-                                .values(**values).execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        return False
-    db.session.refresh(item)
-    ledger.confirm_paid(item.batch_transaction_id, item.amount, reference=transfer_id or reference)
-    audit.record("payout_item.paid", item, {"method": method, "amount": item.amount, "currency": item.currency,
-                                            "stripe_transfer_id": transfer_id, "reference": reference})
-    return True
+              "next_attempt_at": None, "reference": reference, "paid_by_id": getattr(user, "id", None)}
+    if method == "stripe":
+        values.update(failure_code=None, failure_message=None)
+    if not paid:
+        return []
+    transfer_ids = {item.id: transfer_id for item, transfer_id in paid if transfer_id}
+    settled_ids = set(db.session.scalars(
+        db.update(PayoutItem).where(PayoutItem.id.in_([item.id for item, _ in paid]),
+                                    PayoutItem.status.in_(OPEN_ITEM_STATUSES))
+        .values(stripe_transfer_id=case(transfer_ids, value=PayoutItem.id) if transfer_ids else None, **values)
+        .returning(PayoutItem.id).execution_options(synchronize_session=False)))
+    settled = [item for item, _ in paid if item.id in settled_ids]
+    ledger.confirm_paid_many([(item.batch_transaction_id, item.amount, transfer_id or reference)
+                              for item, transfer_id in paid if item.id in settled_ids])
+    for item, transfer_id in paid:
+        if item.id in settled_ids:
+            for name, value in {**values, "stripe_transfer_id": transfer_id}.items():
+                set_committed_value(item, name, value)
+            audit.record("payout_item.paid", item, {"method": method, "amount": item.amount,
+                                                    "currency": item.currency, "stripe_transfer_id": transfer_id,
+                                                    "reference": reference})
+    return settled
+
+
+def _check_stripe_made_nothing(item: PayoutItem) -> None:
+    """A failed item whose key reached Stripe may have been paid after all: ask Stripe before a payment by hand."""
+    from rewards.payouts import stripe_client
+
+    if item.status != "failed" or item.attempt_state == "new" or not stripe_client.is_configured():
+        return
+    found = stripe_client.client().transfers_in_group(item.transfer_group)
+    if not isinstance(found, list):
+        raise Conflict(f"Stripe could not be asked whether this item was paid ({found.message}); try again.")
+    if found:
+        raise Conflict(f"Stripe shows transfer {found[0]['id']} for this item: retry it to record that payment "
+                       "instead of paying by hand.")
 
 
 def mark_paid_manually(batch_id: int, item_id: int, reference: str, user) -> PayoutItem:
@@ -172,6 +198,7 @@ def mark_paid_manually(batch_id: int, item_id: int, reference: str, user) -> Pay
     reference = (reference or "").strip()
     if not reference:
         raise InvalidInput("Say how it was paid: a bank or cheque reference.", "reference")
+    _check_stripe_made_nothing(get_item(batch_id, item_id))
     batch = get_batch(batch_id, lock=True)
     item = get_item(batch_id, item_id, lock=True)
     if item.status not in ("failed", "review") or batch.status in ("draft", "approved", "cancelled"):
