@@ -33,7 +33,5 @@ def dashboard():
 def finance():
     from rewards.payouts.forms import DraftBatchForm
     from rewards.payouts.overview import finance_home
-    from rewards.reports.overview import finance_reports
 
-    return render_template("admin/finance.html", draft_form=DraftBatchForm(), reports=finance_reports(),
-                           **finance_home())
+    return render_template("admin/finance.html", draft_form=DraftBatchForm(), **finance_home())

@@ -14,6 +14,14 @@ from rewards.reports.schemas import PeriodQuery, YearQuery, load
 bp = Blueprint("reports", __name__)
 
 
+@bp.app_template_global("finance_reports")
+def finance_reports_global() -> dict:
+    """The reports section of /finance gathers its own figures, whichever view renders the page."""
+    from rewards.reports.overview import finance_reports
+
+    return finance_reports()
+
+
 def _year() -> dict:
     return load(YearQuery(), {"year": utcnow().year, **request.args.to_dict()})
 
