@@ -6,6 +6,8 @@ from flask_login import current_user
 NAV = [
     ("Portal", "portal.home", ("customer",)),
     ("Payouts", "payouts_pages.portal", ("customer",)),
+    ("Statement", "reports.my_statement", ("customer",)),
+    ("Tax details", "tax.tax_details", ("customer",)),
     ("Dashboard", "admin.dashboard", ("coordinator",)),
     ("Referrals", "admin_referrals.pipeline", ("coordinator", "finance")),
     ("Review", "referrals.review_queue", ("coordinator",)),

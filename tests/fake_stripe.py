@@ -246,6 +246,11 @@ class FakeStripe:
         ids = [t for t in reversed(self.transfer_order)
                if (not params.get("transfer_group") or self.transfers[t].get("transfer_group") == params["transfer_group"])
                and (not params.get("destination") or self.transfers[t]["destination"] == params["destination"])]
+        created = params.get("created") if isinstance(params.get("created"), dict) else {}
+        bounds = {"gte": lambda c, v: c >= v, "gt": lambda c, v: c > v, "lte": lambda c, v: c <= v,
+                  "lt": lambda c, v: c < v}
+        for op, value in created.items():  # Stripe's created[gte]=…&created[lt]=… filters, in Unix seconds
+            ids = [t for t in ids if bounds[op](self.transfers[t]["created"], int(value))]
         if params.get("starting_after") in ids:
             ids = ids[ids.index(params["starting_after"]) + 1:]
         limit = min(int(params.get("limit") or 10), 100)

@@ -169,3 +169,30 @@ class PacedStripe:
 
     def dashboard_link(self, account_id: str) -> str:
         return self._account_call(self.stripe.v1.accounts.login_links.create, account_id)["url"]
+
+
+    # Reconciliation (rewards.reports.reconciliation): reads only; Stripe's errors are raised as they are.
+    def transfers_created(self, start: int, end: int, page_size: int = 100):
+        """Every transfer Stripe made in [start, end) (Unix seconds), newest first, through the SDK's
+        auto-pagination, paced page by page."""
+        self.pacer.wait()
+        pages = self.stripe.v1.transfers.list({"created": {"gte": start, "lt": end}, "limit": page_size})
+        iterator, seen = iter(pages.auto_paging_iter()), 0
+        while True:
+            if seen and seen % page_size == 0:
+                self.pacer.wait()  # the next item may fetch the next page
+            try:
+                transfer = next(iterator)
+            except StopIteration:
+                return
+            seen += 1
+            yield transfer.to_dict()
+
+    def retrieve_transfer(self, transfer_id: str) -> dict | None:
+        """The transfer, or None when Stripe knows no such transfer."""
+        try:
+            return self._call(self.stripe.v1.transfers.retrieve, transfer_id).to_dict()
+        except stripe.InvalidRequestError as error:
+            if error.http_status == 404:
+                return None
+            raise
