@@ -107,6 +107,27 @@ def test_pipeline_filters_searches_sorts_and_pages(login_as, client):
     assert odd.status_code == 200 and "Unknown status “lost”: ignored." in odd.get_data(as_text=True)
 
 
+def test_search_finds_a_surname_or_part_of_an_email_anywhere(login_as, client):
+    login_as("coordinator")
+    ada = factories.customer(name="Ada Fieldtest", email="ada.lovelace@example.com")
+    factories.customer(name="Bo Other", email="bo@example.com")
+    factories.referral(ada, referee_name="Mia Fieldtest-Nguyen", email="mia.n@shop.example.org")
+    factories.referral(ada, referee_name="Noah Park", email="noah@example.org")
+    assert _pipeline_names(client.get("/admin/referrals?q=fieldtest").get_data(as_text=True)) == [
+        "Mia Fieldtest-Nguyen"]
+    assert _pipeline_names(client.get("/admin/referrals?q=NGUYEN").get_data(as_text=True)) == [
+        "Mia Fieldtest-Nguyen"]
+    assert _pipeline_names(client.get("/admin/referrals?q=shop.exa").get_data(as_text=True)) == [
+        "Mia Fieldtest-Nguyen"]
+    assert _pipeline_names(client.get("/admin/referrals?q=pa").get_data(as_text=True)) == ["Noah Park"]
+    assert _pipeline_names(client.get("/admin/referrals?referrer=lovelace").get_data(as_text=True)) == [
+        "Noah Park", "Mia Fieldtest-Nguyen"]
+    customers = client.get("/admin/customers?q=fieldtest").get_data(as_text=True)
+    assert "Ada Fieldtest" in customers and "Bo Other" not in customers
+    assert "Ada Fieldtest" in client.get("/admin/customers?q=lovelace@").get_data(as_text=True)
+    assert "Ada Fieldtest" not in client.get("/admin/customers?q=100%25").get_data(as_text=True)
+
+
 def test_pipeline_pages_through_results(login_as, client, monkeypatch):
     from rewards.admin import referrals
 

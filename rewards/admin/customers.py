@@ -1,12 +1,12 @@
 """Staff pages for customers: list and search, detail with referrals and rewards, enrolment, resending the link."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from rewards.accounts.auth import roles_required
 from rewards.admin import service
 from rewards.admin.forms import EnrolForm
 from rewards.admin.paging import capped_page, page_arg, url_args
-from rewards.admin.pipeline import prefix_pattern
+from rewards.admin.search import name_or_email_matches
 from rewards.customers.models import Customer
 from rewards.customers.service import enroll_customer, get_customer, referral_url
 from rewards.errors import DomainError
@@ -24,9 +24,7 @@ def index():
     q = (request.args.get("q") or "").strip()
     query = select(Customer).order_by(Customer.created_at.desc(), Customer.id.desc())
     if q:
-        pattern = prefix_pattern(q)
-        query = query.where(or_(func.lower(Customer.name).like(pattern, escape="\\"),
-                                Customer.email.like(pattern, escape="\\")))
+        query = query.where(name_or_email_matches(Customer.name, Customer.email, q))
     page = capped_page(query, page_arg(), PAGE_SIZE)
     return render_template("admin/customers.html", page=page, q=q, url_args=url_args)
 
