@@ -171,6 +171,19 @@ def _reward_for_referral(referral_id: int) -> Reward | None:
         populate_existing=True))
 
 
+def rule_outcome(referrer_id: int, sale: Sale) -> tuple[Program, ProgramTier | None, int] | None:
+    """(version, tier, amount) the rules give the referrer for `sale` as things stand; None when nothing.
+
+    The reward grant_reward() records, and the reward at stake the review queue shows before a decision.
+    """
+    program = program_in_force(sale.currency, sale.occurred_at)
+    if program is None or not qualifies(program, net_amount(sale)):
+        return None
+    count, earned = referrer_year(referrer_id, sale.currency, sale.occurred_at)
+    tier = tier_for(program, count + 1)
+    return program, tier, within_yearly_cap(program, rule_amount(program, tier, net_amount(sale)), earned)
+
+
 def grant_reward(referral: Referral, sale: Sale) -> Reward | None:
     """The reward for a referral that just qualified with `sale` (not committed); None without a program.
 
@@ -183,12 +196,10 @@ def grant_reward(referral: Referral, sale: Sale) -> Reward | None:
     existing = _reward_for_referral(referral.id)
     if existing is not None:
         return existing
-    program = program_in_force(sale.currency, sale.occurred_at)
-    if program is None or not qualifies(program, net_amount(sale)):
+    outcome = rule_outcome(referral.referrer_id, sale)
+    if outcome is None:
         return None
-    count, earned = referrer_year(referral.referrer_id, sale.currency, sale.occurred_at)
-    tier = tier_for(program, count + 1)
-    amount = within_yearly_cap(program, rule_amount(program, tier, net_amount(sale)), earned)
+    program, tier, amount = outcome
     reward = Reward(referral_id=referral.id, referrer_id=referral.referrer_id, sale_id=sale.id,
                     program_id=program.id, amount=amount, granted_amount=amount, currency=sale.currency,
                     tier_from_referral=tier.from_referral if tier else None, status="held",
