@@ -151,14 +151,16 @@ def test_referral_detail_shows_sale_reward_history_and_takes_notes(login_as, pag
     coordinator = login_as("coordinator")
     html = client.get(f"/admin/referrals/{referral.id}").get_data(as_text=True)
     assert "Nia Note" in html and "Rita Referrer" in html and "sale-" in html and "12.34 USD" in html
-    assert "referral.created" in html and "the system" in html
+    history = re.search(r'id="history".*?</ol>', html, re.S).group(0)
+    assert "Referred, through our team." in history and "by " + "the system" in history
+    assert 'Reward</a> of 12.34 USD granted' in history and 'href="#reward"' in history
     assert 'id="decision"' in html and 'id="new-task"' in html
 
     added = pages.submit(f"/admin/referrals/{referral.id}/notes", {"body": "Called, will buy next week."},
                          form_path=f"/admin/referrals/{referral.id}", follow_redirects=True).get_data(as_text=True)
     assert "Note added." in added and "Called, will buy next week." in added
     history = re.search(r'id="history".*?</ol>', added, re.S).group(0)
-    assert "referral.note_added</strong> by " + coordinator.email in history
+    assert 'Note</a> added.' in history and "by " + coordinator.email in history
     empty = pages.submit(f"/admin/referrals/{referral.id}/notes", {"body": "  "},
                          form_path=f"/admin/referrals/{referral.id}", follow_redirects=True)
     assert "Write something in the note." in empty.get_data(as_text=True)

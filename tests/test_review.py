@@ -196,3 +196,26 @@ def test_create_a_task_from_a_referral_opens_its_open_automatic_task(login_as, c
     response = client.get(f"/admin/tasks/new?referral_id={flagged.id}")
     task_id = db.session.scalar(db.select(Task.id).filter_by(auto_key=f"review_referral:referral:{flagged.id}"))
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/admin/tasks/{task_id}/edit")
+
+
+def _decision_text(client, referral_id):
+    import re
+
+    html = client.get(f"/admin/referrals/{referral_id}").get_data(as_text=True)
+    return re.sub(r"<[^>]+>", "", re.search(r'id="decision-sentence">(.*?)</p>', html, re.S).group(1))
+
+
+def test_referral_page_decision_agrees_with_status_and_history(login_as, client, flagged):
+    coordinator = login_as("coordinator")
+    assert _decision_text(client, flagged.id).startswith("Waiting for a coordinator: a check flagged sale frank-1")
+    client.post("/admin/review/bulk", data={"csrf_token": csrf_token(client.get("/admin/review").get_data(
+        as_text=True)), "action": "approve", "referral_ids": [flagged.id]})
+    text = _decision_text(client, flagged.id)
+    assert text.startswith(f"Qualified: approved by {coordinator.email} on ") and "sale frank-1 of 50.00 USD" in text
+    html = client.get(f"/admin/referrals/{flagged.id}").get_data(as_text=True)
+    assert "Sent to review: a check flagged" in html and "Approved after review: qualifies with" in html
+    assert f'href="#sale-{db.session.scalar(db.select(Sale.id).filter_by(external_id="frank-1"))}"' in html
+    assert "Reward</a> of 10.00 USD granted" in html
+
+    waiting = factories.referral(flagged.referrer, email="nobody@example.com")
+    assert _decision_text(client, waiting.id).startswith("Waiting for the referee's first purchase, until ")

@@ -88,12 +88,14 @@ def _unindexed_name_order(sort: str):
     return (name.asc(), Referral.id.asc()) if sort == "name" else (name.desc(), Referral.id.desc())
 
 
-def referral_history(referral_id: int) -> list[tuple[AuditEvent, str | None]]:
-    """Every audit event about the referral, oldest first, with the actor's email."""
+def referral_history(referral_id: int, reward_id: int | None = None) -> list[tuple[AuditEvent, str | None]]:
+    """Every audit event about the referral (and its reward), oldest first, with the actor's email."""
+    about = (AuditEvent.entity_type == "referrals") & (AuditEvent.entity_id == referral_id)
+    if reward_id is not None:
+        about = about | ((AuditEvent.entity_type == "rewards") & (AuditEvent.entity_id == reward_id))
     return db.session.execute(
         select(AuditEvent, User.email).outerjoin(User, User.id == AuditEvent.actor_user_id)
-        .where(AuditEvent.entity_type == "referrals", AuditEvent.entity_id == referral_id)
-        .order_by(AuditEvent.created_at, AuditEvent.id)).all()
+        .where(about).order_by(AuditEvent.created_at, AuditEvent.id)).all()
 
 
 def sales_of(referral_id: int) -> list[Sale]:
