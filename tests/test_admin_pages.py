@@ -236,3 +236,17 @@ def test_navigation_offers_each_role_its_pages(login_as, client):
     labels = re.findall(r'nav-link[^"]*" href="[^"]+"[^>]*>([^<]+)<', nav.group(0))
     assert labels == ["Referrals", "Customers", "Finance", "Password"]
     assert 'class="nav-link active" href="/admin/referrals" aria-current="page"' in nav.group(0)
+
+
+def test_customers_list_shows_referrals_qualified_and_balance_per_currency(login_as, client):
+    login_as("finance")
+    rita = factories.customer(name="Rita Referrer")
+    seed_reward(factories.referral(rita, email="a@example.org"), 2500)
+    seed_reward(factories.referral(rita, email="b@example.org"), 1000, status="paid", payable_in_days=-1)
+    seed_reward(factories.referral(rita, email="c@example.org"), 500, currency="eur")
+    factories.referral(rita, email="d@example.org")
+    html = client.get("/admin/customers").get_data(as_text=True)
+    row = re.search(rf'data-customer="{rita.id}".*?</tr>', html, re.S).group(0)
+    assert re.search(r'data-figure="referrals">4<', row) and re.search(r'data-figure="qualified">3<', row)
+    balance = re.sub(r"<[^>]+>", " ", re.search(r'data-figure="balance">(.*?)</td>', row, re.S).group(1)).split()
+    assert " ".join(balance) == "5.00 EUR 25.00 USD"

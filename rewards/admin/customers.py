@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 from rewards.accounts.auth import roles_required
 from rewards.admin import service
 from rewards.admin.forms import EnrolForm
-from rewards.admin.paging import capped_page, page_arg, url_args
-from rewards.admin.search import name_or_email_matches
+from rewards.admin.paging import COUNT_CAP, capped_page, page_arg, url_args
+from rewards.admin.search import SEARCH_COUNT_CAP, name_or_email_matches
 from rewards.customers.models import Customer
 from rewards.customers.service import enroll_customer, get_customer, referral_url
 from rewards.errors import DomainError
@@ -25,8 +25,32 @@ def index():
     query = select(Customer).order_by(Customer.created_at.desc(), Customer.id.desc())
     if q:
         query = query.where(name_or_email_matches(Customer.name, Customer.email, q))
-    page = capped_page(query, page_arg(), PAGE_SIZE)
-    return render_template("admin/customers.html", page=page, q=q, url_args=url_args)
+    page = capped_page(query, page_arg(), PAGE_SIZE, cap=SEARCH_COUNT_CAP if q else COUNT_CAP)
+    return render_template("admin/customers.html", page=page, q=q, url_args=url_args,
+                           totals=list_totals([c.id for c in page.items]))
+
+
+def list_totals(customer_ids: list[int]) -> dict[int, dict]:
+    """Per customer of a list page: referrals, qualified ones, and the balance owed per currency (unpaid rewards).
+
+    Two grouped queries for the whole page, each served by the referrer index of its table.
+    """
+    totals = {cid: {"referrals": 0, "qualified": 0, "balances": {}} for cid in customer_ids}
+    if not customer_ids:
+        return totals
+    for referrer_id, status, count in db.session.execute(
+            select(Referral.referrer_id, Referral.status, func.count()).where(Referral.referrer_id.in_(customer_ids))
+            .group_by(Referral.referrer_id, Referral.status)):
+        totals[referrer_id]["referrals"] += count
+        if status == "qualified":
+            totals[referrer_id]["qualified"] += count
+    owed = Reward.status.in_(("held", "payable", "batched"))
+    for referrer_id, currency, amount in db.session.execute(
+            select(Reward.referrer_id, Reward.currency, func.sum(Reward.amount - Reward.clawback_amount))
+            .where(Reward.referrer_id.in_(customer_ids), owed).group_by(Reward.referrer_id, Reward.currency)
+            .order_by(Reward.currency)):
+        totals[referrer_id]["balances"][currency] = int(amount)
+    return totals
 
 
 @bp.route("/new", methods=["GET", "POST"])

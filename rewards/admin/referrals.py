@@ -4,7 +4,8 @@ from flask_login import current_user
 
 from rewards.accounts.auth import roles_required
 from rewards.admin import pipeline, service, words
-from rewards.admin.paging import capped_page, page_arg, url_args
+from rewards.admin.paging import COUNT_CAP, capped_page, page_arg, url_args
+from rewards.admin.search import SEARCH_COUNT_CAP
 from rewards.admin.views import date_arg
 from rewards.errors import DomainError
 from rewards.extensions import db
@@ -25,7 +26,8 @@ def pipeline_page():
     filters = pipeline.Filters.from_args(request.args, date_arg)
     for problem in filters.problems:
         flash(problem, "warning")
-    page = capped_page(pipeline.pipeline_query(filters), page_arg(), PAGE_SIZE, scalars=False)
+    cap = SEARCH_COUNT_CAP if filters.q else COUNT_CAP
+    page = capped_page(pipeline.pipeline_query(filters), page_arg(), PAGE_SIZE, cap=cap, scalars=False)
     return render_template("admin/pipeline.html", page=page, filters=filters, statuses=STATUSES, sources=SOURCES,
                            sorts={key: label for key, (label, _) in pipeline.SORTS.items()}, url_args=url_args)
 

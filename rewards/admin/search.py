@@ -7,6 +7,9 @@ A term of one or two characters has no trigram, so it matches the start of a nam
 from sqlalchemy import func, or_
 
 TRIGRAM = 3
+# A search counts its matches up to here only: a common surname matches 1 in 11 of a million referrals, and
+# counting all of them would cost more than every other part of the page (the page itself reads 50 rows).
+SEARCH_COUNT_CAP = 1_000
 
 
 def _escaped(text: str) -> str:
