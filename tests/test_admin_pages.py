@@ -11,6 +11,7 @@ from rewards.clock import utcnow
 from rewards.extensions import db
 from rewards.referrals.service import submit_referral
 from tests import factories
+from rewards.ledger.payouts import batch_payable
 from tests.staff_data import seed_dashboard, seed_reward
 
 
@@ -38,8 +39,12 @@ def test_dashboard_shows_the_period_figures(login_as, client):
     year = client.get("/admin?days=365").get_data(as_text=True)
     assert figure(year, "data-figure", "total") == "9"
     today = utcnow().date()
-    custom = client.get(f"/admin?from={(today - timedelta(days=3)).isoformat()}&to={today.isoformat()}")
-    assert figure(custom.get_data(as_text=True), "data-figure", "total") == "3"
+    start = (today - timedelta(days=3)).isoformat()
+    custom = client.get(f"/admin?days=&from={start}&to={today.isoformat()}").get_data(as_text=True)
+    assert figure(custom, "data-figure", "total") == "3"
+    # The Period box keeps the choice: "Custom dates", with the dates in their fields.
+    assert '<option value="" selected>Custom dates</option>' in custom
+    assert f'id="from" name="from" value="{start}"' in custom
     bad = client.get("/admin?from=yesterday").get_data(as_text=True)
     assert "is not a date" in bad and figure(bad, "data-figure", "total") == "8"
 
@@ -205,6 +210,17 @@ def test_customer_detail_lists_referrals_and_rewards(login_as, client):
     assert "Paid Pat" in html and "50.00 USD" in html and "Resend link" not in html
 
 
+def test_audit_log_speaks_in_record_names_and_currency_units(login_as, client):
+    reward = seed_reward(factories.referral(), 2500)
+    batch_payable(reward.referrer_id, "usd", at=utcnow() + timedelta(days=30))
+    db.session.commit()
+    login_as("coordinator")
+    html = client.get("/admin/audit").get_data(as_text=True)
+    assert '<option value="referrals">Referral</option>' in html and '>referral_notes<' not in html
+    assert "amount: 25.00 USD" in html and "amount: 2500" not in html
+    assert f"Reward #{reward.id}" in html
+
+
 def test_audit_log_filters_by_actor_action_entity_and_date(login_as, pages, client):
     factories.customer()
     coordinator = login_as("coordinator")
@@ -213,12 +229,14 @@ def test_audit_log_filters_by_actor_action_entity_and_date(login_as, pages, clie
     def actions(query=""):
         table = re.search(r'id="audit-events".*?</table>', client.get(f"/admin/audit{query}").get_data(as_text=True),
                           re.S).group(0)
-        return re.findall(r"<td>([a-z_]+\.[a-z_]+)</td>", table)
+        return re.findall(r'<td data-label="Action">([a-z_]+\.[a-z_]+)</td>', table)
 
     assert sorted(actions()) == ["customer.enrolled", "task.created"]
     assert actions(f"?actor={coordinator.email}") == ["task.created"]
     assert actions("?action=customer.") == ["customer.enrolled"]
     assert actions("?entity=tasks") == ["task.created"]
+    assert actions("?action=task") == ["task.created"] and actions("?action=Created") == ["task.created"]
+    assert actions("?action=enrolled") == ["customer.enrolled"] and actions("?action=task.moved") == []
     assert actions("?actor=nobody@example.com") == []
     tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
     assert actions(f"?date_from={tomorrow}") == []
