@@ -38,6 +38,8 @@ class Config:
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
+    # The business's name as customers and their friends read it (portal, referral link page, share messages).
+    BUSINESS_NAME = os.environ.get("BUSINESS_NAME", "Refero")
 
     # Bodies above this size are refused with 413; the CSV import raises it for itself.
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
