@@ -29,7 +29,8 @@ def pipeline_page():
     cap = SEARCH_COUNT_CAP if filters.q else COUNT_CAP
     page = capped_page(pipeline.pipeline_query(filters), page_arg(), PAGE_SIZE, cap=cap, scalars=False)
     return render_template("admin/pipeline.html", page=page, filters=filters, statuses=STATUSES, sources=SOURCES,
-                           sorts={key: label for key, (label, _) in pipeline.SORTS.items()}, url_args=url_args)
+                           sorts={key: label for key, (label, _) in pipeline.SORTS.items()}, url_args=url_args,
+                           source_words=words.SOURCE_WORDS)
 
 
 @bp.route("/<int:referral_id>")
