@@ -50,10 +50,9 @@ AXE = """async () => {
 
 def check_page(page, path, name, screenshot, problems, expect=200):
     """Open `path`; record every width, accessibility or status problem under `name`; save a screenshot."""
-    response = page.goto(path)
+    response = page.goto(path, wait_until="load")
     if response.status != expect:
         problems.append(f"{name}: {path} answered {response.status}, expected {expect}")
-    page.wait_for_load_state("networkidle")
     layout = page.evaluate(WIDER_THAN_VIEWPORT)
     if layout["scroll"] > layout["width"] or layout["wide"]:
         problems.append(f"{name}: wider than {layout['width']} px ({layout['scroll']} px): {layout['wide']}")
@@ -68,7 +67,7 @@ def log_in(page, email, password=demo.DEMO_PASSWORD):
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state("networkidle")
+    page.wait_for_url(lambda url: not url.endswith("/login"))
 
 
 ROLE_PAGES = {
@@ -182,7 +181,7 @@ def test_bulk_approval_closes_the_review_tasks(new_page, screenshot):
     page.goto("/admin/review")
     assert page.locator("[data-at-stake]").first.inner_text().startswith("Approving grants 25.00 USD")
     for referral in referrals[:2]:
-        page.get_by_label(f"Select referral #{referral.id}").check()
+        page.get_by_role("checkbox", name=f"Select referral #{referral.id}").check()
     page.get_by_role("button", name="Approve selected").click()
     assert page.get_by_text("2 referrals approved").is_visible()
     page.goto("/admin/tasks")
