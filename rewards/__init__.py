@@ -76,6 +76,7 @@ def register_errorhandlers(app):
 def register_commands(app):
     from rewards.cli import register_cli
     from rewards.ledger.cli import ledger_cli
+    from rewards.programs import check  # noqa: F401  (adds the programs' caps to `ledger check`)
     from rewards.sales import tasks  # noqa: F401  (Celery tasks and beat schedule entries)
     from rewards.sales.cli import register_sales_cli
 

@@ -237,7 +237,7 @@ def _payout_run():
     for referrer_id in referrers:
         batch = batch_payable(referrer_id, "usd", at=utcnow())
         if batch is not None:
-            confirm_paid(referrer_id, "usd", batch.rewards, batch.net)
+            confirm_paid(batch.transaction.id, batch.net, reference="demo transfer")
 
 
 def _settle_board(now, coordinator):

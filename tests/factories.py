@@ -90,7 +90,7 @@ def sale(referral=None, amount=10000, currency="usd", occurred_at=None, **kwargs
 
 def qualify(referral, s):
     """Mark the referral qualified by sale `s` and grant its reward, as sales validation does; committed."""
-    from rewards.programs.service import grant_reward
+    from rewards.programs.granting import grant_reward
 
     referral.status = "qualified"
     s.referral_id = referral.id

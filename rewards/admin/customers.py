@@ -11,6 +11,7 @@ from rewards.customers.models import Customer
 from rewards.customers.service import enroll_customer, get_customer, referral_url
 from rewards.errors import DomainError
 from rewards.extensions import db
+from rewards.ledger.balances import balances, customer_balances
 from rewards.programs.models import Reward
 from rewards.referrals.models import Referral
 
@@ -31,10 +32,8 @@ def index():
 
 
 def list_totals(customer_ids: list[int]) -> dict[int, dict]:
-    """Per customer of a list page: referrals, qualified ones, and the balance owed per currency (unpaid rewards).
-
-    Two grouped queries for the whole page, each served by the referrer index of its table.
-    """
+    """Per customer of a list page: referrals, qualified ones, and per currency the money earned and not yet paid
+    (on hold, payable or in a payout), read from the one balance read model (rewards.ledger.balances)."""
     totals = {cid: {"referrals": 0, "qualified": 0, "balances": {}} for cid in customer_ids}
     if not customer_ids:
         return totals
@@ -44,12 +43,8 @@ def list_totals(customer_ids: list[int]) -> dict[int, dict]:
         totals[referrer_id]["referrals"] += count
         if status == "qualified":
             totals[referrer_id]["qualified"] += count
-    owed = Reward.status.in_(("held", "payable", "batched"))
-    for referrer_id, currency, amount in db.session.execute(
-            select(Reward.referrer_id, Reward.currency, func.sum(Reward.amount - Reward.clawback_amount))
-            .where(Reward.referrer_id.in_(customer_ids), owed).group_by(Reward.referrer_id, Reward.currency)
-            .order_by(Reward.currency)):
-        totals[referrer_id]["balances"][currency] = int(amount)
+    for customer_id, per_currency in balances(customer_ids).items():
+        totals[customer_id]["balances"] = {b.currency: b.held + b.payable + b.batched for b in per_currency}
     return totals
 
 
@@ -81,18 +76,7 @@ def detail(customer_id):
                                  .order_by(Reward.created_at.desc(), Reward.id.desc())).all()
     return render_template("admin/customer.html", customer=customer, link=referral_url(customer),
                            referrals=referrals, referral_count=referral_count, rewards=rewards,
-                           balances=_balances(rewards))
-
-
-def _balances(rewards) -> dict[str, dict[str, int]]:
-    """Held / payable / paid per currency, from the customer's rewards."""
-    totals = {}
-    for reward in rewards:
-        status = reward.effective_status
-        if status in ("held", "payable", "paid"):
-            row = totals.setdefault(reward.currency, {"held": 0, "payable": 0, "paid": 0})
-            row[status] += reward.amount
-    return totals
+                           balances=customer_balances(customer.id))
 
 
 @bp.route("/<int:customer_id>/resend-link", methods=["POST"])

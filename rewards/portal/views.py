@@ -8,7 +8,8 @@ from rewards.customers.service import get_customer_by_code, referral_url
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
 from rewards.forms import show_error
-from rewards.portal.earnings import earnings_by_currency, rewards_page
+from rewards.ledger.balances import customer_balances
+from rewards.portal.earnings import rewards_page
 from rewards.portal.forms import LandingForm, ReferralForm
 from rewards.portal.share import qr_svg, share_links
 from rewards.programs.explain import programs_in_force, referee_offer, referrer_sentence
@@ -35,7 +36,7 @@ def home():
     rewards = rewards_page(customer.id, request.args.get("rewards_page", 1, type=int), PAGE_SIZE)
     link = referral_url(customer)
     return render_template("portal/home.html", customer=customer, link=link, page=page,
-                           earnings=earnings_by_currency(customer.id), rewards=rewards,
+                           earnings=customer_balances(customer.id), rewards=rewards,
                            share=share_links(link, current_app.config["BUSINESS_NAME"]),
                            explained=[referrer_sentence(p) for p in programs_in_force()],
                            sources=CUSTOMER_SOURCE_WORDS)

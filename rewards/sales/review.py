@@ -12,7 +12,9 @@ from rewards.clock import utcnow
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.programs.models import Program, Reward
-from rewards.programs.service import grant_reward, on_sale_refunded, rule_outcome
+from rewards.programs import rules
+from rewards.programs.granting import grant_reward, years_so_far
+from rewards.programs.service import net_amount, on_sale_refunded, program_in_force
 from rewards.referrals.models import Referral
 from rewards.sales.models import Decision, Sale
 
@@ -117,9 +119,16 @@ def review_cases(referrals: list[Referral], decisions: dict[int, Decision]) -> d
     for referral in referrals:
         decision = decisions.get(referral.id)
         sale = db.session.get(Sale, decision.sale_id) if decision and decision.sale_id else None
-        outcome = rule_outcome(referral.referrer_id, sale) if sale else None
-        cases[referral.id] = ReviewCase(sale, outcome[2] if outcome else None, sale.currency if sale else None)
+        granted = reward_at_stake(referral.referrer_id, sale) if sale else None
+        cases[referral.id] = ReviewCase(sale, granted.amount if granted else None, sale.currency if sale else None)
     return cases
+
+
+def reward_at_stake(referrer_id: int, sale: Sale) -> "rules.Granted | None":
+    """What approving would grant today: the one reward rule (rules.grant) on the referrer's year so far."""
+    year = (referrer_id, sale.currency, rules.year_bounds(sale.occurred_at)[0])
+    return rules.grant(program_in_force(sale.currency, sale.occurred_at), net_amount(sale), bool(sale.refunds),
+                       years_so_far({year})[year])
 
 
 def expire_referrals(now=None) -> int:
