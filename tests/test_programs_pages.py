@@ -1,4 +1,5 @@
 """The coordinator's program pages and the earnings section of the customer portal."""
+import re
 from datetime import datetime, timezone
 
 from rewards.extensions import db
@@ -68,13 +69,21 @@ def test_a_new_version_starts_from_the_version_in_force(login_as, client):
 
 def test_what_if_page_shows_real_and_candidate_costs(login_as, client, app):
     factories.program(amount=1000)
-    factories.rewarded_sale(factories.customer(), amount=30000, occurred_at=datetime(2026, 4, 2, tzinfo=timezone.utc))
+    big = factories.rewarded_sale(factories.customer(), amount=30000,
+                                  occurred_at=datetime(2026, 4, 2, tzinfo=timezone.utc))
+    small = factories.rewarded_sale(factories.customer(), amount=4000,
+                                    occurred_at=datetime(2026, 4, 3, tzinfo=timezone.utc))
     login_as("coordinator")
-    query = {"currency": "usd", "reward_type": "flat", "amount": "25", "percent": "", "min_sale_amount": "0",
+    query = {"currency": "usd", "reward_type": "flat", "amount": "25", "percent": "", "min_sale_amount": "50",
              "attribution_days": "30", "from_date": "2026-04-01", "to_date": "2026-04-30"}
     page = client.get("/admin/programs/what-if", query_string=query).get_data(as_text=True)
-    assert 'data-cost="actual">10.00 USD' in page
-    assert 'data-cost="candidate">25.00 USD' in page
+    assert 'data-cost="actual">20.00 USD' in page
+    assert 'data-cost="candidate">25.00 USD' in page and 'data-cost="difference">+5.00 USD' in page
+    assert "would cost <strong>5.00 USD more</strong>" in page
+    changes = re.search(r'id="whatif-changes".*?</table>', page, re.S).group(0)
+    rows = re.findall(r'data-referral="(\d+)".*?</tr>', changes, re.S)
+    assert rows == [str(big.referral_id), str(small.referral_id)]  # +15.00, then −10.00
+    assert "−10.00 USD" in changes and "+15.00 USD" in changes
     invalid = client.get("/admin/programs/what-if", query_string={**query, "amount": ""})
     assert invalid.status_code == 422 and "amount is required" in invalid.get_data(as_text=True)
 

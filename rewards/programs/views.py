@@ -12,7 +12,7 @@ from rewards.forms import show_error
 from rewards.programs import service
 from rewards.programs.forms import ProgramForm, WhatIfForm, rules_as_form_data, rules_from_form
 from rewards.programs.models import Program, Reward
-from rewards.programs.whatif import what_if
+from rewards.programs.whatif import changed_referrals, what_if
 
 bp = Blueprint("programs", __name__, url_prefix="/admin/programs")
 
@@ -79,7 +79,9 @@ def whatif():
         try:
             rules = rules_from_form(form)
             service.validate_rules({**rules, "hold_days": 0})
-            result = what_if(service.build_program(rules), rules["from_date"], rules["to_date"])
+            candidate = service.build_program(rules)
+            result = what_if(candidate, rules["from_date"], rules["to_date"])
+            result["changes"], result["changed"] = changed_referrals(candidate, rules["from_date"], rules["to_date"])
         except DomainError as exc:
             show_error(form, exc, "currency")
     status = 422 if form.errors else 200
