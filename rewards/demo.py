@@ -42,7 +42,10 @@ FRIEND_LAST = ["Fischer", "Garcia", "Nguyen", "Obrien", "Patel", "Rossi", "Schmi
 # What becomes of a referral, and how often.
 FATES = (["pending"] * 3 + ["expired"] * 2 + ["held"] * 2 + ["payable"] * 2 + ["paid"] * 5 + ["refunded"]
          + ["no_sale_yet"] * 2)
-REVIEW_KINDS = ["shared_card", "shared_card", "same_phone", "own_mailbox", "shared_card", "same_phone"]
+# Purchases that look like the referrer's own (kind: what the coordinator did): each kind decided both ways,
+# and this week's cases still open in the review queue.
+REVIEW_CASES = ["shared_card:approve", "same_phone:open", "own_mailbox:reject", "shared_card:open",
+                "same_phone:reject", "own_mailbox:open"]
 HOLD_DAYS, WINDOW_DAYS = 14, 90
 
 
@@ -97,7 +100,7 @@ def seed():
                f"{FIRST[i % len(FIRST)].lower()}.{LAST[i % len(LAST)].lower()}@example.com") for i in range(36)]
     people.append(("Casey Customer", "customer@example.com"))
     friends = iter(rng.sample([(f, l) for f in FRIEND_FIRST for l in FRIEND_LAST], 200))
-    reviews = iter(REVIEW_KINDS)
+    reviews = iter(REVIEW_CASES)
     for n, (name, email) in enumerate(people):
         enrolled = start + timedelta(days=rng.randint(1, 200), hours=rng.randint(8, 18))
         phone = f"+12015550{100 + n}"
@@ -106,7 +109,7 @@ def seed():
         plan = ["paid", "held", "pending", "expired"] if is_casey else \
             [rng.choice(FATES) for _ in range(rng.randint(0, 3))]
         if n % 6 == 5:
-            plan.append(next(reviews, "shared_card"))
+            plan.append(next(reviews, "shared_card:open"))
         for k, fate in enumerate(plan):
             first, last = next(friends)
             friend = (f"{first} {last}", f"{first.lower()}.{last.lower()}@example.org")
@@ -154,13 +157,15 @@ def _plan_referral(story, rng, now, enrolled, email, phone, friend, fate, key, i
         referred = now - timedelta(days=rng.randint(8, 30))
     elif fate == "payable":
         referred = now - timedelta(days=rng.randint(20, 26))
+    elif fate.endswith(":open"):
+        referred = now - timedelta(days=rng.randint(5, 9))  # flagged this week: still waiting for a decision
     else:
         referred = enrolled + timedelta(days=rng.randint(3, 120), hours=rng.randint(0, 6))
     referred = max(referred, enrolled + timedelta(days=1))
     if referred > latest:
         return
     source = "link" if is_casey and fate == "pending" else rng.choice(["portal", "link", "link", "admin"])
-    friend_phone = f"+12015550{150 + int(key.split('-')[0]) % 50}" if fate == "own_mailbox" else None
+    friend_phone = f"+12015550{150 + int(key.split('-')[0]) % 50}" if fate.startswith("own_mailbox") else None
     story.at(referred, lambda: _refer(email, friend_email, name, source, friend_phone, counts))
     if fate in ("pending", "expired", "no_sale_yet"):
         return
@@ -172,15 +177,16 @@ def _plan_referral(story, rng, now, enrolled, email, phone, friend, fate, key, i
     amount = rng.choice([5900, 8900, 12900, 25900])
     sale = {"external_id": f"demo-{key}", "email": friend_email, "amount": amount, "currency": "usd",
             "occurred_at": bought.isoformat(), "phone": friend_phone}
-    if fate in ("shared_card", "same_phone", "own_mailbox"):
-        _plan_review(story, rng, now, email, phone, sale, fate, key, referred, bought, coordinator)
+    if ":" in fate:
+        _plan_review(story, now, email, phone, sale, fate, key, referred, bought, coordinator)
     story.at(bought, lambda: _sell(sale, counts))
     if fate == "refunded":
         story.at(bought + timedelta(days=5), lambda: record_refund(f"demo-{key}", f"demo-refund-{key}", amount, "api"))
 
 
-def _plan_review(story, rng, now, email, phone, sale, kind, key, referred, bought, coordinator):
+def _plan_review(story, now, email, phone, sale, case, key, referred, bought, coordinator):
     """A purchase that looks like the referrer's own: the rules send it to review, a coordinator may decide."""
+    kind, _, decision = case.partition(":")
     if kind == "shared_card":
         card = f"card_demo_{key}"
         sale["payment_fingerprint"] = card
@@ -192,7 +198,6 @@ def _plan_review(story, rng, now, email, phone, sale, kind, key, referred, bough
     else:  # the friend's purchase (matched by the friend's phone) was paid from the referrer's own mailbox
         local, domain = email.split("@")
         sale["email"] = f"{local}+gift@{domain}"
-    decision = rng.choice(["approve", "reject", "open"]) if bought < now - timedelta(days=10) else "open"
     if decision == "approve":
         story.at(bought + timedelta(days=2), lambda: _decide(sale, coordinator, "approve"))
     elif decision == "reject":

@@ -3,7 +3,7 @@
 SQLite has no such index: the same LIKE '%…%' query gives the same results there, by scanning.
 
 Revision ID: 0011_pages
-Revises: 0006_dashboard_perf
+Revises: 0007_money
 Create Date: 2026-11-28 09:30:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0011_pages'
-down_revision = '0006_dashboard_perf'
+down_revision = '0007_money'
 branch_labels = None
 depends_on = None
 
