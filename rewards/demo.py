@@ -19,7 +19,7 @@ from rewards.ledger.payouts import batch_payable, confirm_paid
 from rewards.programs.service import create_program, program_in_force
 from rewards.referrals.models import Referral
 from rewards.referrals.service import submit_referral
-from rewards.sales.review import approve_referral, expire_referrals, reject_referral
+from rewards.referrals.review import approve_referral, expire_referrals, reject_referral
 from rewards.sales.service import record_refund, record_sale
 from rewards.tasks import service as tasks
 from rewards.tasks.models import Task

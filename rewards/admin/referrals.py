@@ -13,7 +13,7 @@ from rewards.referrals.models import SOURCES, STATUSES
 from rewards.referrals.service import get_referral
 from rewards.programs.service import program_in_force
 from rewards.sales.models import Sale
-from rewards.sales.review import latest_decision
+from rewards.referrals.review import latest_decision
 from rewards.tasks.models import Task
 
 bp = Blueprint("admin_referrals", __name__, url_prefix="/admin/referrals")

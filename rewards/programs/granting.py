@@ -9,12 +9,10 @@ grant_reward() is grant_rewards() of one pair.
 import bisect
 from datetime import datetime, timedelta
 
-from flask import has_request_context, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from rewards.audit.models import AuditEvent
-from rewards.audit.service import current_actor
+from rewards import audit
 from rewards.bulk import among, chunks, insert_rows
 from rewards.clock import utcnow
 from rewards.customers.service import lock_referrers
@@ -141,20 +139,15 @@ def _post_earned(rows: list[dict], reward_ids: list[int]) -> None:
 
 
 def _audit(rows: list[dict], reward_ids: list[int]) -> None:
-    """reward.granted for each reward (and reward.reversed for those a refund reversed), as grant_reward records."""
-    user_id, api_key_id = current_actor()
-    ip, now = request.remote_addr if has_request_context() else None, utcnow()
+    """reward.granted for each reward, and reward.reversed for those reversed at once (a refunded sale)."""
     events = []
     for row, reward_id in zip(rows, reward_ids):
-        events.append(("reward.granted", reward_id, {"amount": row["amount"], "currency": row["currency"],
-                                                    "program_id": row["program_id"],
-                                                    "tier": row["tier_from_referral"]}))
+        events.append(("reward.granted", "rewards", reward_id, {
+            "amount": row["amount"], "currency": row["currency"], "program_id": row["program_id"],
+            "tier": row["tier_from_referral"]}))
         if row["status"] == "reversed":
-            events.append(("reward.reversed", reward_id, {"reason": "refund", "amount": 0}))
-    insert_rows(AuditEvent.__table__, [
-        {"action": action, "entity_type": "rewards", "entity_id": reward_id, "detail": detail,
-         "actor_user_id": user_id, "actor_api_key_id": api_key_id, "ip": ip, "created_at": now}
-        for action, reward_id, detail in events])
+            events.append(("reward.reversed", "rewards", reward_id, {"reason": "refund", "amount": 0}))
+    audit.record_many(events)
 
 
 def grant_rewards(pairs: list[tuple[int, int]], _retry: bool = False) -> dict[int, int | None]:

@@ -13,6 +13,7 @@ from rewards.clock import utcnow
 from rewards.customers.service import lock_referrer
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
+from rewards.ledger.balances import held_condition
 from rewards.ledger.postings import post_clawback, post_taken_back
 from rewards.programs import rules
 from rewards.programs.models import REWARD_TYPES, SETTLING_STATUSES, Program, ProgramTier, Reward
@@ -186,9 +187,9 @@ def rewards_query(referrer_id: int | None = None, status: str | None = None):
         query = query.where(Reward.referrer_id == referrer_id)
     now = utcnow()
     if status == "held":
-        query = query.where(Reward.status == "held", Reward.payable_at > now)
+        query = query.where(held_condition(now))
     elif status == "payable":
-        query = query.where((Reward.status == "payable") | ((Reward.status == "held") & (Reward.payable_at <= now)))
+        query = query.where(Reward.status.in_(("held", "payable")), ~held_condition(now))
     elif status:
         query = query.where(Reward.status == status)
     return query

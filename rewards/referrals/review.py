@@ -1,4 +1,4 @@
-"""The coordinator's decisions on flagged referrals, the latest decision of a referral, and expiry."""
+"""Review of referrals: a coordinator approves or rejects a flagged one, the latest decision of a referral, expiry."""
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,7 +14,7 @@ from rewards.extensions import db
 from rewards.programs.models import Program, Reward
 from rewards.programs import rules
 from rewards.programs.granting import grant_reward, years_so_far
-from rewards.programs.service import net_amount, on_sale_refunded, program_in_force
+from rewards.programs.service import net_amount, program_in_force
 from rewards.referrals.models import Referral
 from rewards.sales.models import Decision, Sale
 
@@ -62,8 +62,6 @@ def approve_referral(referral_id: int, user: User) -> tuple[Referral, Reward | N
     audit.record("referral.approved", referral, {"sale_id": sale.id})
     db.session.flush()
     reward = grant_reward(referral, sale)
-    if reward is not None and sale.refunds:
-        on_sale_refunded(sale)
     events.referral_decided.send(referral, outcome="qualified")
     return referral, reward
 
