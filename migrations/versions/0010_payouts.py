@@ -1,7 +1,7 @@
 """Payouts: payout accounts (Stripe Connect), payout batches, their items (one transfer each) and reversals.
 
 Revision ID: 0010_payouts
-Revises: 0006_dashboard_perf
+Revises: 0007_money
 Create Date: 2026-11-28 09:10:00
 
 """
@@ -12,7 +12,7 @@ from rewards.dbtypes import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0010_payouts'
-down_revision = '0006_dashboard_perf'
+down_revision = '0007_money'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Finance: referrers' tax details (tax id encrypted at rest), reconciliation runs, payout items by settlement time.
 
 Revision ID: 0013_finance
-Revises: 0007_money, 0010_payouts
+Revises: 0010_payouts
 Create Date: 2026-11-28 09:30:00
 
 """
@@ -13,7 +13,7 @@ import rewards.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = '0013_finance'
-down_revision = ('0007_money', '0010_payouts')  # joins the money and payouts heads; indexes payout items
+down_revision = '0010_payouts'
 branch_labels = None
 depends_on = None
 
