@@ -38,6 +38,11 @@ class Config:
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE")
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
+    # /metrics answers loopback clients, or anyone presenting this bearer token.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN")
+    # "json": one JSON object per line (production); "text": plain lines (development, tests).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # Bodies above this size are refused with 413; the CSV import raises it for itself.
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
@@ -65,13 +70,29 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
 
+def missing_production_settings(environ=os.environ) -> list[str]:
+    """Settings a production process cannot run without, by name, that the environment lacks.
+
+    FLASK_DEBUG off needs SECRET_KEY and DATABASE_URL, and STRIPE_WEBHOOK_SECRET once STRIPE_SECRET_KEY
+    is set; REFERO_ENV=production (a real deployment, see docs/DEPLOY.md) needs PUBLIC_BASE_URL as well.
+    """
+    required = ["SECRET_KEY", "DATABASE_URL"]
+    if environ.get("STRIPE_SECRET_KEY"):
+        required.append("STRIPE_WEBHOOK_SECRET")
+    if environ.get("REFERO_ENV", "").strip().lower() == "production":
+        required.append("PUBLIC_BASE_URL")
+    return [name for name in required if not (environ.get(name) or "").strip()]
+
+
 class ProductionConfig(Config):
-    """FLASK_DEBUG off: a missing secret fails at start."""
+    """FLASK_DEBUG off: a missing secret or setting fails at start."""
 
     def __init__(self):
-        self.SECRET_KEY = os.environ.get("SECRET_KEY")
-        if not self.SECRET_KEY:
-            raise RuntimeError("SECRET_KEY must be set when FLASK_DEBUG is off (see README.md)")
+        missing = missing_production_settings()
+        if missing:
+            raise RuntimeError("; ".join(f"{name} must be set" for name in missing)
+                               + " when FLASK_DEBUG is off (see docs/DEPLOY.md)")
+        self.SECRET_KEY = os.environ["SECRET_KEY"]
 
 
 class DevelopmentConfig(Config):
@@ -79,6 +100,7 @@ class DevelopmentConfig(Config):
 
     SESSION_COOKIE_SECURE = False
     HSTS = False
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _development_secret_key()
@@ -97,6 +119,8 @@ class TestingConfig(Config):
     STRIPE_WEBHOOK_SECRET = None
     STRIPE_API_BASE = None
     PUBLIC_BASE_URL = None
+    METRICS_TOKEN = None
+    LOG_FORMAT = "text"
 
 
 def config_from_environment():

@@ -7,11 +7,18 @@ from config import config_from_environment
 def create_app(config_object=None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(config_object or config_from_environment())
+    register_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def register_logging(app):
+    from rewards.ops.logs import register_logging as register
+
+    register(app)
 
 
 def register_extensions(app):
