@@ -83,9 +83,11 @@ def register_errorhandlers(app):
 def register_commands(app):
     from rewards.cli import register_cli
     from rewards.ledger.cli import ledger_cli
+    from rewards.ops.doctor import doctor
     from rewards.sales import tasks  # noqa: F401  (Celery tasks and beat schedule entries)
     from rewards.sales.cli import register_sales_cli
 
     register_cli(app)
     register_sales_cli(app)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(doctor)

@@ -14,6 +14,7 @@ NOT_VIEWS = {"static", "bootstrap.static", "vendor.asset"}
 # endpoint → {method: who}; who is PUBLIC, LOGGED_IN or the roles besides admin (admin may do everything).
 ACCESS = {
     "health.healthz": {"GET": PUBLIC},
+    "health.readyz": {"GET": PUBLIC},
     "api-docs.openapi_json": {"GET": PUBLIC},
     "accounts.login": {"GET": PUBLIC, "POST": PUBLIC},
     "accounts.logout": {"POST": PUBLIC},
