@@ -40,6 +40,8 @@ class Config:
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
     # /metrics answers loopback clients, or anyone presenting this bearer token.
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN")
+    # A task taken by a worker that died is handed to another after this many seconds (longer than any task).
+    CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900"))
     # "json": one JSON object per line (production); "text": plain lines (development, tests).
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -45,6 +45,7 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from rewards import health, vendor
+    from rewards.ops.metrics import register_metrics
     from rewards.accounts.views import bp as accounts_bp
     from rewards.admin import audit_log, customers as admin_customers, referrals as admin_referrals
     from rewards.admin.views import bp as admin_bp
@@ -66,6 +67,7 @@ def register_blueprints(app):
                       admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, review_bp, webhooks_bp,
                       programs_pages):
         app.register_blueprint(blueprint)
+    register_metrics(app)
     # Stripe signs its webhooks; it cannot carry our CSRF token.
     csrf.exempt(webhooks_bp)
     # The JSON API authenticates with API keys, not cookies, so CSRF tokens do not apply to it.

@@ -1,5 +1,13 @@
-"""Celery worker entry point: `celery -A rewards.worker worker --beat`."""
+"""Celery worker entry point: `celery -A rewards.worker worker --beat` consumes every queue Refero uses."""
+from celery.signals import setup_logging
+
 from rewards import create_app
+
+
+@setup_logging.connect
+def keep_the_apps_logging(**_):
+    """create_app() already sent log records to JSON lines (LOG_FORMAT): Celery leaves logging as it is."""
+
 
 app = create_app()
 celery = app.extensions["celery"]

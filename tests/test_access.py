@@ -15,6 +15,7 @@ NOT_VIEWS = {"static", "bootstrap.static", "vendor.asset"}
 ACCESS = {
     "health.healthz": {"GET": PUBLIC},
     "health.readyz": {"GET": PUBLIC},
+    "metrics.metrics": {"GET": PUBLIC},  # loopback or METRICS_TOKEN, not roles: tests/test_ops_metrics.py
     "api-docs.openapi_json": {"GET": PUBLIC},
     "accounts.login": {"GET": PUBLIC, "POST": PUBLIC},
     "accounts.logout": {"POST": PUBLIC},
