@@ -9,7 +9,8 @@ def keep_the_apps_logging(**_):
     """create_app() already sent log records to JSON lines (LOG_FORMAT): Celery leaves logging as it is."""
 
 
-app = create_app()
-celery = app.extensions["celery"]
+# Not named `app`: `celery -A rewards.worker` takes a module attribute called `app` for the Celery app.
+flask_app = create_app()
+celery = flask_app.extensions["celery"]
 
 __all__ = ["celery"]
