@@ -43,8 +43,8 @@ def prepare(url: str, env: dict) -> str:
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         conn.execute("CREATE TABLE bench_bare (id serial PRIMARY KEY, external_id varchar(255) UNIQUE NOT NULL, "
                      "email varchar(254) NOT NULL, amount integer NOT NULL)")
-        conn.execute("INSERT INTO programs (name, currency, reward_type, amount, min_sale_amount, attribution_days,"
-                     " hold_days, effective_from, active, created_at) VALUES ('Bench', 'usd', 'flat', 1000, 2000,"
+        conn.execute("INSERT INTO programs (name, currency, version, reward_type, amount, min_sale_amount, attribution_days,"
+                     " hold_days, effective_from, active, created_at) VALUES ('Bench', 'usd', 1, 'flat', 1000, 2000,"
                      " 30, 14, '2025-01-01Z', true, now())")
         conn.execute("INSERT INTO customers (email, name, referral_code, created_at) SELECT 'ref' || i || "
                      "'@example.com', 'Referrer', 'code' || i, now() FROM generate_series(1, 200) i")
@@ -56,7 +56,7 @@ def prepare(url: str, env: dict) -> str:
 
 
 def serve(app: str, env: dict, port: int) -> subprocess.Popen:
-    workers = str(2 * os.cpu_count())
+    workers = "4"
     server = subprocess.Popen([os.path.join(BIN, "gunicorn"), "-w", workers, "-b", f"127.0.0.1:{port}", app],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
