@@ -72,6 +72,10 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
 
+class MissingSettings(RuntimeError):
+    """A production process lacks settings it cannot run without."""
+
+
 def missing_production_settings(environ=os.environ) -> list[str]:
     """Settings a production process cannot run without, by name, that the environment lacks.
 
@@ -92,7 +96,7 @@ class ProductionConfig(Config):
     def __init__(self):
         missing = missing_production_settings()
         if missing:
-            raise RuntimeError("; ".join(f"{name} must be set" for name in missing)
+            raise MissingSettings("; ".join(f"{name} must be set" for name in missing)
                                + " when FLASK_DEBUG is off (see docs/DEPLOY.md)")
         self.SECRET_KEY = os.environ["SECRET_KEY"]
 

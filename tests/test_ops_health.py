@@ -135,3 +135,19 @@ def test_doctor_names_a_short_secret_key_and_a_test_key_in_a_deployment(app, run
     assert "FAIL  stripe key: STRIPE_SECRET_KEY is a test-mode key in a production deployment" in result.output
     assert "FAIL  public base url: PUBLIC_BASE_URL 'http://refer.example.com' should be an https:// address" \
         in result.output
+
+
+def test_a_process_missing_settings_stops_with_words_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("SECRET_KEY", "DATABASE_URL", "FLASK_DEBUG", "STRIPE_WEBHOOK_SECRET")}
+    env.update(STRIPE_SECRET_KEY="sk_test_x", REFERO_ENV="production")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "flask"), "--app", "wsgi", "doctor"],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert ("Refero cannot start: SECRET_KEY must be set; DATABASE_URL must be set; STRIPE_WEBHOOK_SECRET must be "
+            "set; PUBLIC_BASE_URL must be set when FLASK_DEBUG is off") in result.stderr

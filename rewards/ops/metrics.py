@@ -73,6 +73,7 @@ class SharedStateCollector:
     def collect(self):
         yield from webhook_gauges()
         yield from payout_item_gauges()
+        yield from mail_gauges()
         yield from queue_gauges(self.app.config.get("REDIS_URL"))
 
 
@@ -96,6 +97,21 @@ def payout_item_gauges():
     family = GaugeMetricFamily("refero_payout_items", "Payout items by status.", labels=["status"])
     for status, count in db.session.execute(select(table.c.status, func.count()).group_by(table.c.status)):
         family.add_metric([status], count)
+    return [family]
+
+
+def mail_gauges():
+    """Outgoing messages by status, and those waiting after a failed attempt, once the mail outbox exists."""
+    table = db.metadata.tables.get("outgoing_messages")
+    if table is None or "status" not in table.c:
+        return []
+    family = GaugeMetricFamily("refero_mail_messages", "Outgoing messages by status (retrying: pending after a "
+                               "failed attempt).", labels=["status"])
+    for status, count in db.session.execute(select(table.c.status, func.count()).group_by(table.c.status)):
+        family.add_metric([status], count)
+    if "attempts" in table.c:
+        retrying = db.session.scalar(select(func.count()).where(table.c.status == "pending", table.c.attempts > 0))
+        family.add_metric(["retrying"], retrying)
     return [family]
 
 
