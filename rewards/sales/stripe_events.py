@@ -81,9 +81,11 @@ def process_stored_event(event_id: str) -> str:
         return "missing"
     if stored.processed_at is not None:
         return "replay"
-    HANDLERS[stored.type](((stored.payload or {}).get("data") or {}).get("object") or {})
+    handler = HANDLERS.get(stored.type)
+    if handler is not None:  # (a type stored by an older release that handled it: nothing to do now)
+        handler(((stored.payload or {}).get("data") or {}).get("object") or {})
     stored.processed_at = utcnow()
-    return "processed"
+    return "processed" if handler is not None else "ignored"
 
 
 def waiting_events(older_than: timedelta, limit: int = 1000) -> list[str]:
