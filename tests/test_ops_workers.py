@@ -120,3 +120,22 @@ def test_stored_events_left_waiting_are_queued_again(app, client):
     db.session.expire_all()
     assert db.session.get(StripeEvent, evt["id"]).processed_at is not None
     assert requeue_waiting_events.apply().get() == 0
+
+
+def test_an_event_its_handler_refuses_is_marked_and_audited_not_retried_forever(app, client, monkeypatch):
+    from rewards.audit.models import AuditEvent
+    from rewards.errors import InvalidInput
+    from rewards.sales import stripe_events
+
+    def refuse(obj):
+        raise InvalidInput("The charge names no amount.", "amount")
+
+    monkeypatch.setitem(stripe_events.HANDLERS, "charge.succeeded", refuse)
+    evt = se.event("charge.succeeded", se.charge())
+    assert se.deliver(client, evt).json["result"] == "rejected"
+    assert db.session.get(StripeEvent, evt["id"]).processed_at is not None
+    audit = db.session.scalars(db.select(AuditEvent).filter_by(action="stripe.event_rejected")).one()
+    assert audit.detail == {"event_id": evt["id"], "type": "charge.succeeded",
+                            "errors": {"amount": ["The charge names no amount."]}}
+    app.config["CELERY_VISIBILITY_TIMEOUT"] = 0
+    assert requeue_waiting_events.apply().get() == 0

@@ -12,7 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from rewards.clock import utcnow
 from rewards.contacts import normalize_phone
-from rewards.errors import InvalidInput
+from rewards import audit
+from rewards.errors import DomainError, InvalidInput
 from rewards.extensions import db
 from rewards.ops.logs import current_request_id
 from rewards.ops.metrics import WEBHOOK_EVENTS
@@ -86,6 +87,18 @@ def process_stored_event(event_id: str) -> str:
         handler(((stored.payload or {}).get("data") or {}).get("object") or {})
     stored.processed_at = utcnow()
     return "processed" if handler is not None else "ignored"
+
+
+def reject_stored_event(event_id: str, reason: DomainError) -> str:
+    """A stored event its handler refused (bad data, not a passing fault): marked processed, the refusal audited."""
+    stored = db.session.scalar(select(StripeEvent).filter_by(id=event_id).with_for_update())
+    if stored is None or stored.processed_at is not None:
+        return "replay"
+    stored.processed_at = utcnow()
+    audit.record("stripe.event_rejected", stored, {"event_id": event_id, "type": stored.type,
+                                                   "errors": reason.errors or {"_schema": [reason.message]}})
+    log.warning("stripe event rejected by its handler", extra={"event_id": event_id, "reason": reason.message})
+    return "rejected"
 
 
 def waiting_events(older_than: timedelta, limit: int = 1000) -> list[str]:

@@ -4,10 +4,11 @@ from datetime import timedelta
 from celery.schedules import crontab
 from flask import current_app
 
+from rewards.errors import DomainError
 from rewards.extensions import celery, db
 from rewards.ops.metrics import WEBHOOK_EVENTS
 from rewards.sales.review import expire_referrals
-from rewards.sales.stripe_events import process_stored_event, waiting_events
+from rewards.sales.stripe_events import process_stored_event, reject_stored_event, waiting_events
 
 
 @celery.task(name="rewards.sales.expire_referrals")
@@ -20,8 +21,15 @@ def expire_referrals_task() -> int:
 
 @celery.task(name="rewards.webhooks.process_stripe_event")
 def process_stripe_event(event_id: str) -> str:
-    """Process one stored Stripe event; run twice, the second run finds it processed and does nothing."""
-    outcome = process_stored_event(event_id)
+    """Process one stored Stripe event; run twice, the second run finds it processed and does nothing.
+
+    An event its handler refuses is marked and audited rather than failed: trying it again would not help.
+    """
+    try:
+        outcome = process_stored_event(event_id)
+    except DomainError as refusal:
+        db.session.rollback()
+        outcome = reject_stored_event(event_id, refusal)
     db.session.commit()
     WEBHOOK_EVENTS.labels(outcome).inc()
     return outcome
