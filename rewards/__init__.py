@@ -57,14 +57,13 @@ def register_blueprints(app):
     from rewards.referrals.api import blp as referrals_api
     from rewards.referrals.views import bp as referrals_bp
     from rewards.sales.api import blp as sales_api
-    from rewards.sales.views import bp as review_bp
     from rewards.sales.webhooks import bp as webhooks_bp
     from rewards.tasks import automatic  # noqa: F401  (connects the automatic tasks to their events)
     from rewards.tasks.api import blp as tasks_api
     from rewards.tasks.views import bp as tasks_bp
 
     for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
-                      admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, review_bp, webhooks_bp,
+                      admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, webhooks_bp,
                       programs_pages):
         app.register_blueprint(blueprint)
     register_metrics(app)
@@ -86,6 +85,7 @@ def register_commands(app):
     from rewards.cli import register_cli
     from rewards.ledger.cli import ledger_cli
     from rewards.ops.doctor import doctor
+    from rewards.programs import check  # noqa: F401  (adds the programs' caps to `ledger check`)
     from rewards.sales import tasks  # noqa: F401  (Celery tasks and beat schedule entries)
     from rewards.sales.cli import register_sales_cli
 

@@ -8,7 +8,7 @@ from rewards.customers.service import enroll_customer, find_customer_by_email
 from rewards.extensions import db
 from rewards.programs.service import create_program, program_in_force
 from rewards.referrals.models import Referral
-from rewards.sales.review import expire_referrals
+from rewards.referrals.review import expire_referrals
 from rewards.sales.service import record_sale
 
 DEMO_PASSWORD = "refero-demo-2026"

@@ -7,7 +7,7 @@ NAV = [
     ("Portal", "portal.home", ("customer",)),
     ("Dashboard", "admin.dashboard", ("coordinator",)),
     ("Referrals", "admin_referrals.pipeline", ("coordinator", "finance")),
-    ("Review", "review.queue", ("coordinator",)),
+    ("Review", "referrals.review_queue", ("coordinator",)),
     ("Customers", "admin_customers.index", ("coordinator", "finance")),
     ("Programs", "programs.index", ("coordinator",)),
     ("Tasks", "tasks.board", ("coordinator",)),

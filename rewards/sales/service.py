@@ -1,5 +1,5 @@
 """Recording sales and refunds, each once, and weighing every new sale against the referrals it may prove."""
-from sqlalchemy import literal_column, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -30,9 +30,9 @@ def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
     The same external_id with the same content is a harmless repeat; with other content, a Conflict.
     """
     row = clean_sale(fields)
-    sale, refunds_waiting = _insert_sale({**row, "source": source})
+    sale = insert_sale({**row, "source": source})
     if sale is not None:
-        return sale, True, land_sale(sale, refunds_waiting)
+        return sale, True, land_sale(sale)
     # A repeat, or a concurrent twin that committed first (the INSERT waited for it, then did nothing).
     existing = db.session.scalar(select(Sale).filter_by(external_id=row["external_id"]))
     if existing.content_hash != row["content_hash"]:
@@ -40,22 +40,12 @@ def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
     return existing, False, reward_for_sale(existing)
 
 
-def _insert_sale(values: dict) -> tuple[Sale | None, bool]:
-    """INSERT the sale unless its external_id is stored: one statement, no lookup or savepoint first.
-
-    The same statement says whether a refund is waiting for this sale (rarely), sparing a query per sale.
-    """
+def insert_sale(values: dict) -> Sale | None:
+    """INSERT a cleaned sale (clean_sale) unless its external_id or PaymentIntent is stored: one statement, no
+    lookup or savepoint first; None when a twin is there (or a concurrent one committed first)."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(Sale).values(**values).on_conflict_do_nothing(index_elements=["external_id"])
-                 .returning(Sale, REFUNDS_WAITING))
-    row = db.session.execute(statement).one_or_none()
-    return (row[0], bool(row[1])) if row is not None else (None, False)
-
-
-# In the sale's INSERT … RETURNING: a refund reported before the sale names its external id (API and CSV
-# sales have no PaymentIntent). Spelled out, as RETURNING leaves column names unqualified.
-REFUNDS_WAITING = literal_column("EXISTS (SELECT 1 FROM refunds WHERE refunds.sale_id IS NULL "
-                                 "AND refunds.sale_ref = sales.external_id)")
+    statement = dialect.insert(Sale).values(**values).on_conflict_do_nothing().returning(Sale)
+    return db.session.scalars(statement).one_or_none()
 
 
 def insert_once(record) -> bool:
@@ -69,16 +59,12 @@ def insert_once(record) -> bool:
     return True
 
 
-def land_sale(sale: Sale, refunds_waiting: bool = True) -> Reward | None:
-    """After a new sale is stored: audit it, apply refunds that came first, weigh it; the reward it earned.
-
-    `refunds_waiting=False`: the caller knows no refund names this sale (its insert said so).
-    """
+def land_sale(sale: Sale) -> Reward | None:
+    """After a new sale is stored: audit it, apply refunds that came first, weigh it; the reward it earned."""
     audit.record("sale.recorded", sale, {"external_id": sale.external_id, "source": sale.source,
                                          "amount": sale.amount, "currency": sale.currency})
     refs = [ref for ref in (sale.external_id, sale.stripe_payment_intent) if ref]
-    waiting = db.session.scalars(select(Refund).where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs))).all() \
-        if refunds_waiting else []
+    waiting = db.session.scalars(select(Refund).where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs))).all()
     for refund in waiting:
         refund.sale_id = sale.id
         audit.record("refund.applied", refund, {"sale_id": sale.id})

@@ -10,16 +10,16 @@ from celery.result import EagerResult
 from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from rewards.clock import utcnow
-from rewards.contacts import normalize_phone
 from rewards import audit
+from rewards.clock import utcnow
+from rewards.contacts import normalize_email, normalize_phone
 from rewards.errors import DomainError, InvalidInput
 from rewards.extensions import db
 from rewards.ops.logs import current_request_id
 from rewards.ops.metrics import WEBHOOK_EVENTS
 from rewards.sales.models import Sale, StripeEvent
-from rewards.contacts import normalize_email
-from rewards.sales.service import insert_once, land_sale, record_refund, refunded_total
+from rewards.sales.rows import clean_sale, content_hash
+from rewards.sales.service import insert_once, insert_sale, land_sale, record_refund, refunded_total
 from rewards.sales.validation import weigh_sale
 
 
@@ -127,28 +127,37 @@ def _phone(value) -> str | None:
 
 
 def _record(fields: dict) -> None:
-    """Store the payment once, keyed by PaymentIntent (or the object's id); a later event fills in what was missing."""
-    if not fields["currency"]:
-        return
+    """Store the payment once, keyed by PaymentIntent (or the object's id), cleaned and hashed as the API's sales
+    are (clean_sale) and landed the same way; a later event fills in what was missing."""
     intent = fields.pop("payment_intent")
     fields["external_id"] = intent or fields.pop("object_id")
     fields.pop("object_id", None)
-    sale = db.session.scalar(select(Sale).where(or_(Sale.external_id == fields["external_id"],
-                                                    Sale.stripe_payment_intent == (intent or fields["external_id"]))))
+    try:
+        row = clean_sale(fields, email_required=False)
+    except InvalidInput:
+        return  # nothing that counts as a sale (no currency, say): ignored, as an unhandled event is
+
+    def stored():
+        return db.session.scalar(select(Sale).where(or_(Sale.external_id == row["external_id"],
+                                                        Sale.stripe_payment_intent == (intent or row["external_id"]))))
+
+    sale = stored()
     if sale is None:
-        sale = Sale(**fields, stripe_payment_intent=intent, source="stripe")
-        if insert_once(sale):
+        sale = insert_sale({**row, "stripe_payment_intent": intent, "source": "stripe"})
+        if sale is not None:
             land_sale(sale)
             return
-        sale = db.session.scalar(select(Sale).filter_by(external_id=fields["external_id"]))
+        sale = stored()  # a concurrent event of the same payment committed it first
     learned = False
     for name in ("email", "phone", "referral_code", "payment_fingerprint"):
-        if fields.get(name) and not getattr(sale, name):
-            setattr(sale, name, fields[name])
+        if row.get(name) and not getattr(sale, name):
+            setattr(sale, name, row[name])
             learned = True
-    if learned and sale.referral_id is None:
-        # The first event lacked the buyer's details (a charge without email, say): weigh again now.
-        weigh_sale(sale)
+    if learned:
+        sale.content_hash = content_hash(sale)
+        if sale.referral_id is None:
+            # The first event lacked the buyer's details (a charge without email, say): weigh again now.
+            weigh_sale(sale)
 
 
 def _referral_code(obj: dict) -> str | None:

@@ -7,7 +7,7 @@ from flask import current_app
 from rewards.errors import DomainError
 from rewards.extensions import celery, db
 from rewards.ops.metrics import WEBHOOK_EVENTS
-from rewards.sales.review import expire_referrals
+from rewards.referrals.review import expire_referrals
 from rewards.sales.stripe_events import process_stored_event, reject_stored_event, waiting_events
 
 
