@@ -95,8 +95,10 @@ def reject_stored_event(event_id: str, reason: DomainError) -> str:
     if stored is None or stored.processed_at is not None:
         return "replay"
     stored.processed_at = utcnow()
-    audit.record("stripe.event_rejected", stored, {"event_id": event_id, "type": stored.type,
-                                                   "errors": reason.errors or {"_schema": [reason.message]}})
+    # (audit entity ids are numbers: the event's id goes in the detail)
+    audit.record("stripe.event_rejected", None, entity_type="stripe_events",
+                 detail={"event_id": event_id, "type": stored.type,
+                         "errors": reason.errors or {"_schema": [reason.message]}})
     log.warning("stripe event rejected by its handler", extra={"event_id": event_id, "reason": reason.message})
     return "rejected"
 
