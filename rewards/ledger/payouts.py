@@ -13,7 +13,8 @@ Functions (stable names and signatures; the payouts package builds on them):
 - `payable_summary(customer_id, currency, at=None) -> Payable`: read-only; what a batch made now would move.
   `payable_summaries(currency, at=None, customer_ids=None)` gives the same for many referrers at once.
 - `batch_payable(customer_id, currency, at=None, idempotency_key=None) -> Batched | None`
-- `confirm_paid(batch_transaction_id, amount, reference=None) -> LedgerTransaction`
+- `confirm_paid(batch_transaction_id, amount, reference=None) -> LedgerTransaction`; `confirm_paid_many`
+  settles many in a few statements (the same rule: confirm_paid is confirm_paid_many of one).
 - `release_batch(batch_transaction_id) -> LedgerTransaction`
 - `reverse_transfer(customer_id, currency, amount, idempotency_key) -> LedgerTransaction`
 - `batch_of(batch_transaction_id) -> Batched`: a batch rebuilt from its stored transaction.
@@ -41,12 +42,13 @@ from sqlalchemy import func, select
 from rewards import audit
 from rewards.bulk import among, chunks
 from rewards.clock import utcnow
-from rewards.customers.service import lock_referrer
+from rewards.customers.service import lock_referrer, lock_referrers
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.ledger.balances import payable_condition
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction, Reward
-from rewards.ledger.service import (AccountRef, Leg, balance, post, referrer_account, transaction_by_key)
+from rewards.ledger.service import (AccountRef, Leg, NewTransaction, balance, post, post_many, referrer_account,
+                                    transaction_by_key)
 
 CHUNK = 5000
 
@@ -217,34 +219,70 @@ def confirm_paid(batch_transaction_id: int, amount: int, reference: str | None =
     `amount` must equal the batch's net (409 otherwise); `reference` (a transfer id, a bank reference) goes in
     the memo. Replaying it returns the first `paid` transaction; a released batch cannot be paid (409).
     """
-    batch = _batch_transaction(batch_transaction_id)
-    lock_referrer(batch.customer_id)
-    batched = batch_of(batch.id)
-    settled = _settlement(batch)
-    if settled is not None:
-        if settled.kind != "paid":
-            raise Conflict(f"Batch transaction {batch.id} was released; it cannot be paid.")
-        paid = sum(amount for kind, amount, _, _ in _legs(settled) if kind == "paid_out")
-        if paid != amount:
-            raise Conflict(f"Batch transaction {batch.id} was confirmed paid with {paid}, not {amount}.")
-        return settled
-    if amount != batched.net:
-        raise Conflict(f"Batch transaction {batch.id} sent {batched.net} {batched.currency} to customer "
-                       f"{batched.customer_id}, not {amount}.")
-    for reward in batched.rewards:
-        if reward.status != "batched":
-            raise Conflict(f"Reward {reward.id} of batch transaction {batch.id} is {reward.status}, not batched.")
-    customer_id, currency = batched.customer_id, batched.currency
-    transaction = post("paid", [Leg(AccountRef("payouts_in_transit", currency, customer_id), -amount),
-                                Leg(AccountRef("paid_out", currency, customer_id), amount)],
-                       memo=f"payout of {amount} confirmed" + (f" ({reference})" if reference else ""),
-                       customer_id=customer_id, idempotency_key=f"paid:batch:{batch.id}",
-                       batch_transaction_id=batch.id, keep_empty=True)
-    for reward in batched.rewards:
-        reward.status = "paid"
-        audit.record("reward.paid", reward, {"amount": reward.amount, "batch_transaction_id": batch.id})
+    [transaction_id] = confirm_paid_many([(batch_transaction_id, amount, reference)])
+    return db.session.get(LedgerTransaction, transaction_id)
+
+
+def confirm_paid_many(settlements: list[tuple[int, int, str | None]]) -> list[int]:
+    """confirm_paid() for many (batch transaction id, amount, reference) at once, in a few statements for the lot
+    (the payout executor settles its transfers so): the `paid` transactions' ids, in order. Not committed.
+
+    The same rule for each as confirm_paid: the amount is the batch's net, its rewards are still batched, a
+    replay answers the first `paid` transaction, a released batch cannot be paid (409 raised, nothing posted).
+    """
+    ids = [batch_id for batch_id, _, _ in settlements]
+    if len(set(ids)) != len(ids):
+        raise ValueError("a batch transaction is confirmed twice in one call")
+    batches = {t.id: t for t in db.session.scalars(select(LedgerTransaction).where(
+        LedgerTransaction.id.in_(ids), LedgerTransaction.kind == "batch"))}
+    missing = [batch_id for batch_id in ids if batch_id not in batches]
+    if missing:
+        raise NotFound(f"No payout batch transaction {missing[0]} in the ledger.")
+    lock_referrers({t.customer_id for t in batches.values()})
+    settled = {t.batch_transaction_id: t for t in db.session.scalars(select(LedgerTransaction).where(
+        LedgerTransaction.batch_transaction_id.in_(ids)))}
+    legs: dict[int, list] = {batch_id: [] for batch_id in ids + [t.id for t in settled.values()]}
+    for transaction_id, kind, amount, reward_id, currency in db.session.execute(
+            select(LedgerEntry.transaction_id, Account.kind, LedgerEntry.amount, LedgerEntry.reward_id,
+                   Account.currency).join(Account, Account.id == LedgerEntry.account_id)
+            .where(LedgerEntry.transaction_id.in_(list(legs))).order_by(LedgerEntry.id)):
+        legs[transaction_id].append((kind, amount, reward_id, currency))
+    rewards = {r.id: r for r in _rewards({reward_id for batch_id in ids for kind, _, reward_id, _ in legs[batch_id]
+                                          if kind == "referrer_earned" and reward_id})}
+    answers, todo, paying = {}, [], []
+    for batch_id, amount, reference in settlements:
+        batch, done = batches[batch_id], settled.get(batch_id)
+        if done is not None:
+            if done.kind != "paid":
+                raise Conflict(f"Batch transaction {batch_id} was released; it cannot be paid.")
+            paid = sum(a for kind, a, _, _ in legs[done.id] if kind == "paid_out")
+            if paid != amount:
+                raise Conflict(f"Batch transaction {batch_id} was confirmed paid with {paid}, not {amount}.")
+            answers[batch_id] = done.id
+            continue
+        net = sum(a for kind, a, _, _ in legs[batch_id] if kind == "payouts_in_transit")
+        currency = legs[batch_id][0][3]
+        if amount != net:
+            raise Conflict(f"Batch transaction {batch_id} sent {net} {currency} to customer {batch.customer_id}, "
+                           f"not {amount}.")
+        mine = [rewards[r] for kind, _, r, _ in legs[batch_id] if kind == "referrer_earned" and r]
+        for reward in mine:
+            if reward.status != "batched":
+                raise Conflict(f"Reward {reward.id} of batch transaction {batch_id} is {reward.status}, not batched.")
+        todo.append(NewTransaction(
+            "paid", [Leg(AccountRef("payouts_in_transit", currency, batch.customer_id), -amount),
+                     Leg(AccountRef("paid_out", currency, batch.customer_id), amount)],
+            memo=f"payout of {amount} confirmed" + (f" ({reference})" if reference else ""),
+            customer_id=batch.customer_id, idempotency_key=f"paid:batch:{batch_id}", batch_transaction_id=batch_id,
+            keep_empty=True))
+        paying.append((batch_id, mine))
+    for (batch_id, mine), transaction_id in zip(paying, post_many(todo)):
+        answers[batch_id] = transaction_id
+        for reward in mine:
+            reward.status = "paid"
+            audit.record("reward.paid", reward, {"amount": reward.amount, "batch_transaction_id": batch_id})
     db.session.flush()
-    return transaction
+    return [answers[batch_id] for batch_id in ids]
 
 
 def release_batch(batch_transaction_id: int) -> LedgerTransaction:

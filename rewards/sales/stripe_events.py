@@ -33,7 +33,7 @@ def accept_event(event: dict) -> str:
     not answer: `requeue_waiting_events` hands it to a worker later). Without Redis the event is processed
     inline and the answer is what processing made of it ("processed" or "replay").
     """
-    if event["type"] not in HANDLERS:
+    if event["type"] not in HANDLERS and event["type"] not in EVENT_HANDLERS:
         WEBHOOK_EVENTS.labels("ignored").inc()
         return "ignored"
     new = _store(event)
@@ -82,11 +82,15 @@ def process_stored_event(event_id: str) -> str:
         return "missing"
     if stored.processed_at is not None:
         return "replay"
-    handler = HANDLERS.get(stored.type)
-    if handler is not None:  # (a type stored by an older release that handled it: nothing to do now)
-        handler(((stored.payload or {}).get("data") or {}).get("object") or {})
+    event = stored.payload or {}
+    event_handler, handler = EVENT_HANDLERS.get(stored.type), HANDLERS.get(stored.type)
+    if event_handler is not None:
+        event_handler(event)
+    elif handler is not None:
+        handler((event.get("data") or {}).get("object") or {})
     stored.processed_at = utcnow()
-    return "processed" if handler is not None else "ignored"
+    # (a type stored by an older release that handled it: nothing to do now)
+    return "processed" if event_handler or handler else "ignored"
 
 
 def reject_stored_event(event_id: str, reason: DomainError) -> str:
@@ -108,6 +112,11 @@ def waiting_events(older_than: timedelta, limit: int = 1000) -> list[str]:
     return list(db.session.scalars(select(StripeEvent.id).where(
         StripeEvent.processed_at.is_(None), StripeEvent.received_at < utcnow() - older_than)
         .order_by(StripeEvent.received_at).limit(limit)))
+
+
+def register_event_handler(event_type: str, handler) -> None:
+    """Another package handles `event_type`: its handler receives the whole event (`account`, `created`, `data`)."""
+    EVENT_HANDLERS[event_type] = handler
 
 
 def _when(timestamp) -> datetime:
@@ -227,6 +236,8 @@ def charge_refunded(charge: dict) -> None:
                       strict=False)
 
 
+# Handlers of whole events, registered by other packages (payouts: account.updated, transfer.reversed).
+EVENT_HANDLERS: dict = {}
 # Event types this package handles; others answer 200 and are ignored (the payouts package adds its own).
 HANDLERS = {
     "checkout.session.completed": checkout_session_completed,
