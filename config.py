@@ -71,6 +71,13 @@ class Config:
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
     # The business's name as customers and their friends read it (portal, referral link page, share messages).
     BUSINESS_NAME = os.environ.get("BUSINESS_NAME", "Refero")
+    # /metrics answers loopback clients, or anyone presenting this bearer token.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN")
+    # A task taken by a worker that died is handed to another after this many seconds (longer than any task).
+    CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900"))
+    # "json": one JSON object per line (production); "text": plain lines (development, tests).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # Tax ids are encrypted under these keys (comma-separated Fernet keys; the first encrypts, all decrypt).
     DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")
@@ -105,13 +112,33 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
 
+class MissingSettings(RuntimeError):
+    """A production process lacks settings it cannot run without."""
+
+
+def missing_production_settings(environ=os.environ) -> list[str]:
+    """Settings a production process cannot run without, by name, that the environment lacks.
+
+    FLASK_DEBUG off needs SECRET_KEY and DATABASE_URL, and STRIPE_WEBHOOK_SECRET once STRIPE_SECRET_KEY
+    is set; REFERO_ENV=production (a real deployment, see docs/DEPLOY.md) needs PUBLIC_BASE_URL as well.
+    """
+    required = ["SECRET_KEY", "DATABASE_URL"]
+    if environ.get("STRIPE_SECRET_KEY"):
+        required.append("STRIPE_WEBHOOK_SECRET")
+    if environ.get("REFERO_ENV", "").strip().lower() == "production":
+        required.append("PUBLIC_BASE_URL")
+    return [name for name in required if not (environ.get(name) or "").strip()]
+
+
 class ProductionConfig(Config):
-    """FLASK_DEBUG off: a missing secret fails at start."""
+    """FLASK_DEBUG off: a missing secret or setting fails at start."""
 
     def __init__(self):
-        self.SECRET_KEY = os.environ.get("SECRET_KEY")
-        if not self.SECRET_KEY:
-            raise RuntimeError("SECRET_KEY must be set when FLASK_DEBUG is off (see README.md)")
+        missing = missing_production_settings()
+        if missing:
+            raise MissingSettings("; ".join(f"{name} must be set" for name in missing)
+                               + " when FLASK_DEBUG is off (see docs/DEPLOY.md)")
+        self.SECRET_KEY = os.environ["SECRET_KEY"]
         _check_tax_details(self)
 
 
@@ -120,6 +147,7 @@ class DevelopmentConfig(Config):
 
     SESSION_COOKIE_SECURE = False
     HSTS = False
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _development_secret_key()
@@ -143,6 +171,8 @@ class TestingConfig(Config):
     STRIPE_CONNECT_WEBHOOK_SECRET = None
     STRIPE_MAX_REQUESTS_PER_SECOND = None
     PUBLIC_BASE_URL = None
+    METRICS_TOKEN = None
+    LOG_FORMAT = "text"
     # A fixed key of the test suite only (32 bytes, url-safe base64): never used anywhere else.
     DATA_ENCRYPTION_KEYS = "cmVmZXJvLXRlc3Qtc3VpdGUtb25seS1rZXktMzJieXQ="
     TAX_DETAILS_ENABLED = True

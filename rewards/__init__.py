@@ -7,11 +7,18 @@ from config import config_from_environment
 def create_app(config_object=None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(config_object or config_from_environment())
+    register_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def register_logging(app):
+    from rewards.ops.logs import register_logging as register
+
+    register(app)
 
 
 def register_extensions(app):
@@ -38,6 +45,7 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from rewards import health, site, vendor
+    from rewards.ops.metrics import register_metrics
     from rewards.accounts.views import bp as accounts_bp
     from rewards.admin import audit_log, customers as admin_customers, referrals as admin_referrals
     from rewards.admin.views import bp as admin_bp
@@ -64,6 +72,7 @@ def register_blueprints(app):
                       admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, webhooks_bp,
                       programs_pages, reports_bp, tax_bp, payouts_pages):
         app.register_blueprint(blueprint)
+    register_metrics(app)
     payout_webhooks.register()
     # Stripe signs its webhooks; it cannot carry our CSRF token.
     csrf.exempt(webhooks_bp)
@@ -83,6 +92,7 @@ def register_errorhandlers(app):
 def register_commands(app):
     from rewards.cli import register_cli
     from rewards.ledger.cli import ledger_cli
+    from rewards.ops.doctor import doctor
     from rewards.payouts import tasks as payout_tasks  # noqa: F401  (the execute-batch Celery task)
     from rewards.payouts.cli import payouts_cli
     from rewards.programs import check  # noqa: F401  (adds the programs' caps to `ledger check`)
@@ -94,6 +104,7 @@ def register_commands(app):
     register_cli(app)
     register_sales_cli(app)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(doctor)
     app.cli.add_command(reports_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(payouts_cli)

@@ -37,7 +37,7 @@ class Conflict(DomainError):
 
 
 def wants_json() -> bool:
-    if request.path.startswith(("/api/", "/webhooks/", "/healthz")):
+    if request.path.startswith(("/api/", "/webhooks/", "/healthz", "/readyz")):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]

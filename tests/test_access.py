@@ -14,6 +14,8 @@ NOT_VIEWS = {"static", "bootstrap.static", "vendor.asset", "site.favicon"}
 # endpoint → {method: who}; who is PUBLIC, LOGGED_IN or the roles besides admin (admin may do everything).
 ACCESS = {
     "health.healthz": {"GET": PUBLIC},
+    "health.readyz": {"GET": PUBLIC},
+    "metrics.metrics": {"GET": PUBLIC},  # loopback or METRICS_TOKEN, not roles: tests/test_ops_metrics.py
     "api-docs.openapi_json": {"GET": PUBLIC},
     "accounts.login": {"GET": PUBLIC, "POST": PUBLIC},
     "accounts.logout": {"POST": PUBLIC},

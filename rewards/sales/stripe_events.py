@@ -1,30 +1,117 @@
-"""Stripe events to sales and refunds: each event once; one payment seen through several events is one sale."""
-from datetime import datetime, timezone
+"""Stripe events to sales and refunds: each event once; one payment seen through several events is one sale.
 
+The webhook request stores a verified event (`accept_event`) and queues it; a worker processes the stored
+event (`process_stored_event`) in one transaction with its effects, so it takes effect exactly once.
+"""
+import logging
+from datetime import datetime, timedelta, timezone
+
+from celery.result import EagerResult
 from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
+from rewards import audit
+from rewards.clock import utcnow
 from rewards.contacts import normalize_email, normalize_phone
-from rewards.errors import InvalidInput
+from rewards.errors import DomainError, InvalidInput
 from rewards.extensions import db
+from rewards.ops.logs import current_request_id
+from rewards.ops.metrics import WEBHOOK_EVENTS
 from rewards.sales.models import Sale, StripeEvent
 from rewards.sales.rows import clean_sale, content_hash
 from rewards.sales.service import insert_once, insert_sale, land_sale, record_refund, refunded_total
 from rewards.sales.validation import weigh_sale
 
 
-def process_event(event: dict) -> str:
-    """Handle a verified event (not committed): "processed", "replay" (seen before) or "ignored"."""
-    event_handler = EVENT_HANDLERS.get(event.get("type"))
-    handler = HANDLERS.get(event.get("type"))
-    if handler is None and event_handler is None:
+log = logging.getLogger(__name__)
+
+
+def accept_event(event: dict) -> str:
+    """Store a verified event once, commit, and queue it for a worker.
+
+    "ignored" (a type nobody handles), "replay" (already processed), "queued", or "stored" (the queue did
+    not answer: `requeue_waiting_events` hands it to a worker later). Without Redis the event is processed
+    inline and the answer is what processing made of it ("processed" or "replay").
+    """
+    if event["type"] not in HANDLERS and event["type"] not in EVENT_HANDLERS:
+        WEBHOOK_EVENTS.labels("ignored").inc()
         return "ignored"
-    if not insert_once(StripeEvent(id=event["id"], type=event["type"])):
+    new = _store(event)
+    db.session.commit()
+    if not new and db.session.scalar(select(StripeEvent.processed_at).filter_by(id=event["id"])) is not None:
+        WEBHOOK_EVENTS.labels("replay").inc()
         return "replay"
+    # New, or stored by an earlier delivery and not processed yet (Stripe retried): queue it (again).
+    WEBHOOK_EVENTS.labels("stored").inc()
+    log.info("stripe event stored", extra={"event_id": event["id"], "event_type": event["type"], "new": new})
+    return queue_processing(event["id"])
+
+
+def _store(event: dict) -> bool:
+    """INSERT the event unless its id is stored (one statement, safe against a concurrent twin): new or not."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(StripeEvent)
+                 .values(id=event["id"], type=event["type"], payload=event, request_id=current_request_id(),
+                         received_at=utcnow())
+                 .on_conflict_do_nothing(index_elements=["id"]).returning(StripeEvent.id))
+    return db.session.execute(statement).scalar() is not None
+
+
+def queue_processing(event_id: str) -> str:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from rewards.sales.tasks import process_stripe_event
+
+    try:
+        result = process_stripe_event.apply_async((event_id,))
+    except BrokerError:
+        log.warning("stripe event stored, queue unavailable: it is queued later", extra={"event_id": event_id})
+        return "stored"
+    # Run inline (no Redis), the task's outcome is in hand already; .get() would refuse inside another task.
+    return result.result if isinstance(result, EagerResult) else "queued"
+
+
+def process_stored_event(event_id: str) -> str:
+    """Apply a stored event's effects and mark it processed, in the caller's transaction (not committed).
+
+    The row is locked first: a second worker handed the same event waits, then finds it processed.
+    "processed", "replay" or "missing".
+    """
+    stored = db.session.scalar(select(StripeEvent).filter_by(id=event_id).with_for_update())
+    if stored is None:
+        return "missing"
+    if stored.processed_at is not None:
+        return "replay"
+    event = stored.payload or {}
+    event_handler, handler = EVENT_HANDLERS.get(stored.type), HANDLERS.get(stored.type)
     if event_handler is not None:
         event_handler(event)
-    else:
+    elif handler is not None:
         handler((event.get("data") or {}).get("object") or {})
-    return "processed"
+    stored.processed_at = utcnow()
+    # (a type stored by an older release that handled it: nothing to do now)
+    return "processed" if event_handler or handler else "ignored"
+
+
+def reject_stored_event(event_id: str, reason: DomainError) -> str:
+    """A stored event its handler refused (bad data, not a passing fault): marked processed, the refusal audited."""
+    stored = db.session.scalar(select(StripeEvent).filter_by(id=event_id).with_for_update())
+    if stored is None or stored.processed_at is not None:
+        return "replay"
+    stored.processed_at = utcnow()
+    # (audit entity ids are numbers: the event's id goes in the detail)
+    audit.record("stripe.event_rejected", None, entity_type="stripe_events",
+                 detail={"event_id": event_id, "type": stored.type,
+                         "errors": reason.errors or {"_schema": [reason.message]}})
+    log.warning("stripe event rejected by its handler", extra={"event_id": event_id, "reason": reason.message})
+    return "rejected"
+
+
+def waiting_events(older_than: timedelta, limit: int = 1000) -> list[str]:
+    """Ids of stored events no worker has processed for `older_than`: their task was lost or failed."""
+    return list(db.session.scalars(select(StripeEvent.id).where(
+        StripeEvent.processed_at.is_(None), StripeEvent.received_at < utcnow() - older_than)
+        .order_by(StripeEvent.received_at).limit(limit)))
 
 
 def register_event_handler(event_type: str, handler) -> None:

@@ -1,14 +1,17 @@
-"""POST /webhooks/stripe: Stripe's events, verified against the raw body with the signing secret."""
+"""POST /webhooks/stripe: Stripe's events, verified against the raw body with the signing secret, stored and
+queued in the request (a worker processes them)."""
 import json
+import logging
 
 import stripe
 from flask import Blueprint, current_app, jsonify, request
 
 from rewards.errors import error_body
-from rewards.extensions import db
-from rewards.sales.stripe_events import process_event
+from rewards.ops.metrics import WEBHOOK_EVENTS
+from rewards.sales.stripe_events import accept_event
 
 bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
 
 
 def webhook_secrets() -> list[str]:
@@ -32,16 +35,17 @@ def verified_event(payload: bytes, signature: str | None, secrets: list[str]):
 
 @bp.post("/webhooks/stripe")
 def stripe_webhook():
-    """Verify, then process each event once; the caller learns nothing about why a signature failed."""
+    """Verify, then store and queue each event once; the caller learns nothing about why a signature failed."""
     secrets = webhook_secrets()
     if not secrets:
         return jsonify(error_body(503, "Service Unavailable", "Stripe webhooks are not configured.")), 503
     payload = request.get_data()
     event = verified_event(payload, request.headers.get("Stripe-Signature"), secrets)
     if event is None:
+        WEBHOOK_EVENTS.labels("rejected").inc()
+        log.warning("stripe webhook refused: bad signature or payload")
         return jsonify(error_body(400, "Bad Request", "Invalid Stripe webhook signature or payload.")), 400
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         return jsonify(error_body(400, "Bad Request", "Invalid Stripe webhook signature or payload.")), 400
-    result = process_event(event)
-    db.session.commit()
+    result = accept_event(event)
     return jsonify({"received": True, "result": result})
