@@ -248,7 +248,7 @@ def _ready_payout_accounts(customer_ids):
     db.session.flush()
 
 
-def _pay_batch(summaries, keep_failed=0, approve=True):
+def _pay_batch(summaries, keep_failed=0, approve=True, open_accounts=True):
     """One payout batch through the payouts feature: finance drafts, admin approves, execution (without a Stripe
     key every item fails as "not configured"), then finance marks all but `keep_failed` items paid by bank."""
     from rewards.payouts import service
@@ -258,7 +258,8 @@ def _pay_batch(summaries, keep_failed=0, approve=True):
     approver = accounts.find_user_by_email("admin@example.com")
     if not any(summary.net >= 500 for summary in summaries.values()):
         return None  # nothing reaches the minimum this month
-    _ready_payout_accounts(summaries)
+    if open_accounts:
+        _ready_payout_accounts(summaries)
     batch = service.draft_batch("usd", 500, drafter)
     db.session.commit()
     if not approve:
@@ -281,10 +282,11 @@ def _payout_run(keep_failed=0):
 
 
 def seed_payouts():
-    """Today's payout state: what matured since the last monthly run waits in a draft for approval."""
+    """Today's payout state: what matured since the last monthly run waits in a draft for approval; referrers
+    who never had a payout have no payout account yet, so their money stays payable (listed as skipped)."""
     from rewards.ledger.payouts import payable_summaries
 
-    draft = _pay_batch(payable_summaries("usd"), approve=False)
+    draft = _pay_batch(payable_summaries("usd"), approve=False, open_accounts=False)
     if draft is not None:
         yield f"payout batch {draft.id} drafted, waiting for approval"
 
