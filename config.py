@@ -69,6 +69,8 @@ class Config:
     PAYOUT_LEASE_SECONDS = float(os.environ.get("PAYOUT_LEASE_SECONDS", "120"))
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
+    # The business's name as customers and their friends read it (portal, referral link page, share messages).
+    BUSINESS_NAME = os.environ.get("BUSINESS_NAME", "Refero")
     # /metrics answers loopback clients, or anyone presenting this bearer token.
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN")
     # A task taken by a worker that died is handed to another after this many seconds (longer than any task).

@@ -44,7 +44,7 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from rewards import health, vendor
+    from rewards import health, site, vendor
     from rewards.ops.metrics import register_metrics
     from rewards.accounts.views import bp as accounts_bp
     from rewards.admin import audit_log, customers as admin_customers, referrals as admin_referrals
@@ -68,7 +68,7 @@ def register_blueprints(app):
     from rewards.tasks.views import bp as tasks_bp
     from rewards.tax.views import bp as tax_bp
 
-    for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
+    for blueprint in (health.bp, site.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
                       admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, webhooks_bp,
                       programs_pages, reports_bp, tax_bp, payouts_pages):
         app.register_blueprint(blueprint)

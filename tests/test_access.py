@@ -9,7 +9,7 @@ PUBLIC = "public"       # anyone, logged in or not
 LOGGED_IN = "logged-in"  # any role
 ROLES = ("admin", "coordinator", "finance", "customer")
 # Served files, not views with rules of their own.
-NOT_VIEWS = {"static", "bootstrap.static", "vendor.asset"}
+NOT_VIEWS = {"static", "bootstrap.static", "vendor.asset", "site.favicon"}
 
 # endpoint → {method: who}; who is PUBLIC, LOGGED_IN or the roles besides admin (admin may do everything).
 ACCESS = {
@@ -23,6 +23,7 @@ ACCESS = {
     "accounts.change_password": {"GET": LOGGED_IN, "POST": LOGGED_IN},
     "portal.landing": {"GET": PUBLIC, "POST": PUBLIC},
     "portal.home": {"GET": {"customer"}},
+    "portal.qr_code": {"GET": {"customer"}},
     "portal.new_referral": {"GET": {"customer"}, "POST": {"customer"}},
     "portal.referral_detail": {"GET": {"customer"}},
     "admin.dashboard": {"GET": {"coordinator"}},
@@ -31,6 +32,7 @@ ACCESS = {
     "referrals.review_queue": {"GET": {"coordinator"}},
     "referrals.approve": {"POST": {"coordinator"}},
     "referrals.reject": {"POST": {"coordinator"}},
+    "referrals.bulk": {"POST": {"coordinator"}},
     "referrals_api.ApproveReferral": {"POST": {"coordinator"}},
     "referrals_api.RejectReferral": {"POST": {"coordinator"}},
     "sales_api.Sales": {"POST": {"coordinator"}},

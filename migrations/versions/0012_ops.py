@@ -1,7 +1,7 @@
 """Stripe events are stored by the webhook request and processed by a worker: payload, request id, processed time.
 
 Revision ID: 0012_ops
-Revises: 0013_finance
+Revises: 0011_pages
 Create Date: 2026-11-28 09:10:00
 
 """
@@ -12,7 +12,7 @@ import rewards.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = '0012_ops'
-down_revision = '0013_finance'
+down_revision = '0011_pages'
 branch_labels = None
 depends_on = None
 

@@ -94,6 +94,17 @@ def _replay(candidate: Program, rows: list, real: dict[int, Reward], done: set[i
     return granted
 
 
+def _run(candidate: Program, lo: datetime, hi: datetime) -> tuple[list, dict[int, Reward], dict[int, list]]:
+    """The referred sales from the start of lo's year to hi, the real rewards, and the candidate's replay."""
+    rows = db.session.execute(
+        select(Sale, Referral).join(Referral, Referral.id == Sale.referral_id)
+        .where(Sale.currency == candidate.currency, Sale.occurred_at >= year_bounds(lo)[0], Sale.occurred_at < hi,
+               Referral.status != "rejected")
+        .options(selectinload(Sale.refunds)).order_by(Sale.occurred_at, Sale.id)).all()
+    real, done = _real_rewards(sorted({referral.id for _, referral in rows}), year_bounds(lo)[0])
+    return rows, real, _replay(candidate, rows, real, done)
+
+
 def what_if(candidate: Program, start: date, end: date) -> dict:
     """Referred sales of [start, end] in the candidate's currency: real rewards vs. the candidate's.
 
@@ -105,16 +116,10 @@ def what_if(candidate: Program, start: date, end: date) -> dict:
     keeps a reward's tier count; the replay does not know the payouts).
     """
     lo, hi = _period(start, end)
-    rows = db.session.execute(
-        select(Sale, Referral).join(Referral, Referral.id == Sale.referral_id)
-        .where(Sale.currency == candidate.currency, Sale.occurred_at >= year_bounds(lo)[0], Sale.occurred_at < hi,
-               Referral.status != "rejected")
-        .options(selectinload(Sale.refunds)).order_by(Sale.occurred_at, Sale.id)).all()
-    first = year_bounds(lo)[0]
-    real, done = _real_rewards(sorted({referral.id for _, referral in rows}), first)
+    rows, real, replayed = _run(candidate, lo, hi)
     sales = {sale.id: sale for sale, _ in rows}
     figures = {"qualified": 0, "rewards": 0, "cost": 0}
-    for sale_id, (value, _, _, _) in _replay(candidate, rows, real, done).items():
+    for sale_id, (value, _, _, _) in replayed.items():
         if sales[sale_id].occurred_at >= lo:
             figures["qualified"] += 1
             figures["rewards"] += value > 0
@@ -122,3 +127,21 @@ def what_if(candidate: Program, start: date, end: date) -> dict:
     return {"currency": candidate.currency, "from_date": start, "to_date": end,
             "sales": sum(1 for sale in sales.values() if sale.occurred_at >= lo),
             "actual": _actual(candidate.currency, lo, hi), "candidate": figures}
+
+
+def changed_referrals(candidate: Program, start: date, end: date, limit: int = 100) -> tuple[list[dict], int]:
+    """The period's referrals whose reward the candidate would change, biggest change first (at most `limit`),
+    and how many there are: each {referral, sale, real, candidate} (values in minor units, 0 for no reward)."""
+    lo, hi = _period(start, end)
+    rows, real, replayed = _run(candidate, lo, hi)
+    changes = []
+    for sale, referral in rows:
+        if sale.occurred_at < lo:
+            continue
+        reward = real.get(referral.id)
+        actual = reward.value if reward is not None and reward.sale_id == sale.id else 0
+        proposed = replayed[sale.id][0] if sale.id in replayed else 0
+        if actual != proposed:
+            changes.append({"referral": referral, "sale": sale, "real": actual, "candidate": proposed})
+    changes.sort(key=lambda change: (-abs(change["candidate"] - change["real"]), change["sale"].occurred_at))
+    return changes[:limit], len(changes)

@@ -60,6 +60,12 @@ class RejectForm(FlaskForm):
     submit = SubmitField("Reject")
 
 
+class BulkForm(FlaskForm):
+    """Several referrals at once: `referral_ids` (checkboxes), `action` approve|reject, `reason` for a rejection."""
+
+    reason = StringField("Reason", validators=[Length(max=2000)])
+
+
 @bp.route("/admin/review")
 @roles_required("coordinator")
 def review_queue():
@@ -67,7 +73,8 @@ def review_queue():
                        error_out=False)
     decisions = review.latest_decisions([r.id for r in page.items])
     return render_template("admin/review.html", page=page, decisions=decisions, approve_form=ApproveForm(),
-                           reject_form=RejectForm())
+                           reject_form=RejectForm(), bulk_form=BulkForm(),
+                           cases=review.review_cases(page.items, decisions))
 
 
 @bp.post("/admin/review/<int:referral_id>/approve")
@@ -100,4 +107,29 @@ def reject(referral_id):
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
+    return redirect(url_for("referrals.review_queue"))
+
+
+@bp.post("/admin/review/bulk")
+@roles_required("coordinator")
+def bulk():
+    """Approve or reject the ticked referrals together; each decision stands or fails on its own."""
+    form = BulkForm()
+    ids = sorted({int(value) for value in request.form.getlist("referral_ids") if value.isdigit()})
+    action = request.form.get("action")
+    if not form.validate_on_submit() or action not in ("approve", "reject"):
+        flash("The form expired; try again.", "warning")
+    elif not ids:
+        flash("Tick the referrals to decide first.", "warning")
+    elif action == "reject" and not (form.reason.data or "").strip():
+        flash("Give the reason for rejecting the ticked referrals.", "warning")
+    else:
+        done, refused = review.decide_many(ids, action, current_user, form.reason.data)
+        db.session.commit()
+        verb = "approved" if action == "approve" else "rejected"
+        if done:
+            flash(f"{len(done)} referral{'s' if len(done) != 1 else ''} {verb}: "
+                  + ", ".join(f"#{i}" for i in done) + ".", "success")
+        for referral_id, message in refused:
+            flash(f"Referral #{referral_id} was not {verb}: {message}", "danger")
     return redirect(url_for("referrals.review_queue"))

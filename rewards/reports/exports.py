@@ -28,7 +28,8 @@ def streamed(stmt, entities: bool = False):
     def batches():
         if entities:
             return db.session.execute(stmt.execution_options(yield_per=YIELD_PER)).partitions()
-        return db.session.connection().execution_options(yield_per=YIELD_PER).execute(stmt).partitions()
+        # A statement option, not a connection one: the session's connection must not stay in streaming mode.
+        return db.session.connection().execute(stmt.execution_options(yield_per=YIELD_PER)).partitions()
     return batches
 
 
