@@ -53,8 +53,8 @@ def test_a_worker_that_dies_midway_leaves_the_event_to_be_processed_once(postgre
     assert len(db.session.scalars(db.select(Sale)).all()) == 1
     db.session.rollback()  # the worker died before its commit
     assert db.session.scalars(db.select(Sale)).all() == []
-    assert process_stripe_event.apply((evt["id"],)).get() == "processed"  # handed to another worker
-    assert process_stripe_event.apply((evt["id"],)).get() == "replay"  # and once more: nothing new
+    assert process_stripe_event.apply((evt["id"],)).result == "processed"  # handed to another worker
+    assert process_stripe_event.apply((evt["id"],)).result == "replay"  # and once more: nothing new
     db.session.expire_all()
     assert [sale.stripe_payment_intent for sale in db.session.scalars(db.select(Sale))] == ["pi_crash"]
     assert se.deliver(client, evt).json["result"] == "replay"
@@ -99,8 +99,8 @@ def test_with_redis_the_request_stores_and_queues_and_a_worker_processes(migrate
             assert found[("refero_celery_queue_length", (("queue", "webhooks"),))] == 1
             assert client.post("/webhooks/stripe", data=payload, headers=headers).json["result"] == "queued"
             db.session.remove()
-            assert process_stripe_event.apply((evt["id"],)).get() == "processed"
-            assert process_stripe_event.apply((evt["id"],)).get() == "replay"
+            assert process_stripe_event.apply((evt["id"],)).result == "processed"
+            assert process_stripe_event.apply((evt["id"],)).result == "replay"
             assert [s.stripe_payment_intent for s in db.session.scalars(db.select(Sale))] == ["pi_queued"]
             assert client.post("/webhooks/stripe", data=payload, headers=headers).json["result"] == "replay"
             db.session.remove()
@@ -116,10 +116,10 @@ def test_stored_events_left_waiting_are_queued_again(app, client):
     evt = se.event("charge.succeeded", se.charge(payment_intent="pi_lost"))
     with celery_disabled():
         assert se.deliver(client, evt).json["result"] == "stored"
-    assert requeue_waiting_events.apply().get() == 1  # inline: processed on the spot
+    assert requeue_waiting_events.apply().result == 1  # inline: processed on the spot
     db.session.expire_all()
     assert db.session.get(StripeEvent, evt["id"]).processed_at is not None
-    assert requeue_waiting_events.apply().get() == 0
+    assert requeue_waiting_events.apply().result == 0
 
 
 def test_an_event_its_handler_refuses_is_marked_and_audited_not_retried_forever(app, client, monkeypatch):
@@ -138,4 +138,4 @@ def test_an_event_its_handler_refuses_is_marked_and_audited_not_retried_forever(
     assert audit.detail == {"event_id": evt["id"], "type": "charge.succeeded",
                             "errors": {"amount": ["The charge names no amount."]}}
     app.config["CELERY_VISIBILITY_TIMEOUT"] = 0
-    assert requeue_waiting_events.apply().get() == 0
+    assert requeue_waiting_events.apply().result == 0

@@ -175,7 +175,7 @@ def test_tax_export_cli_writes_the_file_and_audits(app, client, runner, tmp_path
 
 def _production(env):
     code = "from config import ProductionConfig; ProductionConfig(); print('started')"
-    base = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 32, "HOME": "/tmp"}
+    base = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 32, "DATABASE_URL": "sqlite:///unused.db", "HOME": "/tmp"}
     return subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True,
                           cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
