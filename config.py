@@ -52,7 +52,28 @@ class Config:
     # How many reverse proxies (TLS terminators) stand in front of gunicorn; their X-Forwarded-* are trusted.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
+    # Mail (Flask-Mail's names). Without MAIL_SERVER each message is written to MAIL_OUTBOX_DIR as an .eml file.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = int(os.environ.get("MAIL_PORT") or "25")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_USE_TLS = _env_flag("MAIL_USE_TLS")
+    MAIL_USE_SSL = _env_flag("MAIL_USE_SSL")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or None
+    MAIL_SUPPRESS_SEND = False
+    MAIL_OUTBOX_DIR = str(INSTANCE_DIR / "outbox")
+    # Who is sending: shown in mail and on pages.
+    BUSINESS_NAME = os.environ.get("BUSINESS_NAME") or "Refero"
+    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL") or None
+
     LOGIN_RATE_LIMIT = "10 per minute"
+    # Failed logins per account from clients that never logged into it: short, so an attacker cannot lock anyone out for long.
+    LOGIN_ACCOUNT_RATE_LIMIT = "5 per 5 minutes"
+    SIGNUP_RATE_LIMIT = "10 per 10 minutes"
+    SIGNUP_ADDRESS_RATE_LIMIT = "3 per hour"
+    RESET_RATE_LIMIT = "10 per 10 minutes"
+    RESET_ADDRESS_RATE_LIMIT = "3 per hour"
+    PASSWORD_CHANGE_RATE_LIMIT = "5 per 10 minutes"
     RATELIMIT_HEADERS_ENABLED = True
 
     API_TITLE = "Refero API"
@@ -72,6 +93,8 @@ class ProductionConfig(Config):
         self.SECRET_KEY = os.environ.get("SECRET_KEY")
         if not self.SECRET_KEY:
             raise RuntimeError("SECRET_KEY must be set when FLASK_DEBUG is off (see README.md)")
+        if self.MAIL_SERVER and not self.PUBLIC_BASE_URL:
+            raise RuntimeError("PUBLIC_BASE_URL must be set when mail is sent (MAIL_SERVER): links in mail are built from it")
 
 
 class DevelopmentConfig(Config):
@@ -97,6 +120,10 @@ class TestingConfig(Config):
     STRIPE_WEBHOOK_SECRET = None
     STRIPE_API_BASE = None
     PUBLIC_BASE_URL = None
+    MAIL_SERVER = None
+    MAIL_DEFAULT_SENDER = None
+    BUSINESS_NAME = "Refero"
+    SUPPORT_EMAIL = None
 
 
 def config_from_environment():

@@ -17,7 +17,7 @@ def create_app(config_object=None) -> Flask:
 def register_extensions(app):
     from rewards import models  # noqa: F401  (every model registered before Alembic or queries look)
     from rewards.accounts.auth import register_auth
-    from rewards.extensions import api, bootstrap, csrf, db, limiter, login_manager, migrate
+    from rewards.extensions import api, bootstrap, csrf, db, limiter, login_manager, mail, migrate
     from rewards.jobs import init_celery
     from rewards.templating import register_templating
     from rewards.security import register_security_headers
@@ -29,6 +29,7 @@ def register_extensions(app):
     csrf.init_app(app)
     limiter.init_app(app)
     bootstrap.init_app(app)
+    mail.init_app(app)
     api.init_app(app)
     init_celery(app)
     register_auth(app)
@@ -42,6 +43,8 @@ def register_blueprints(app):
     from rewards.admin import audit_log, customers as admin_customers, referrals as admin_referrals
     from rewards.admin.views import bp as admin_bp
     from rewards.customers.api import blp as customers_api
+    from rewards.notifications import receivers  # noqa: F401  (connects notification mail to its events)
+    from rewards.notifications.views import bp as notifications_bp
     from rewards.extensions import api, csrf
     from rewards.portal.views import bp as portal_bp
     from rewards.programs.api import balances_blp, programs_blp, rewards_blp
@@ -57,7 +60,7 @@ def register_blueprints(app):
 
     for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
                       admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, review_bp, webhooks_bp,
-                      programs_pages):
+                      programs_pages, notifications_bp):
         app.register_blueprint(blueprint)
     # Stripe signs its webhooks; it cannot carry our CSRF token.
     csrf.exempt(webhooks_bp)
@@ -74,7 +77,10 @@ def register_errorhandlers(app):
 
 
 def register_commands(app):
+    from rewards.accounts import tasks as accounts_tasks  # noqa: F401  (Celery tasks)
     from rewards.cli import register_cli
+    from rewards.mail import tasks as mail_tasks  # noqa: F401  (Celery tasks and beat schedule entries)
+    from rewards.mail.cli import mail_cli
     from rewards.ledger.cli import ledger_cli
     from rewards.sales import tasks  # noqa: F401  (Celery tasks and beat schedule entries)
     from rewards.sales.cli import register_sales_cli
@@ -82,3 +88,4 @@ def register_commands(app):
     register_cli(app)
     register_sales_cli(app)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(mail_cli)

@@ -3,6 +3,9 @@
 - `referral_created.send(referral)`: a referral was recorded (sender: the Referral, with its id).
 - `referral_needs_review.send(referral, reason=None)`: a referral moved to `review`
   (sender: the Referral; `reason`: an optional sentence saying which check flagged it).
+- `rewards_granted.send(None, reward_ids=[...])`: rewards were granted (one, or many in a bulk grant).
+- `reward_taken_back.send(reward, amount=…)`: a refund reversed a reward or clawed part of it back
+  (`amount`: minor units taken back by this change).
 
 Receivers add rows to the session and never commit: the request, CLI or job that emitted commits.
 """
@@ -12,3 +15,5 @@ _signals = Namespace()
 
 referral_created = _signals.signal("referral-created")
 referral_needs_review = _signals.signal("referral-needs-review")
+rewards_granted = _signals.signal("rewards-granted")
+reward_taken_back = _signals.signal("reward-taken-back")

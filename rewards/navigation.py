@@ -13,6 +13,7 @@ NAV = [
     ("Tasks", "tasks.board", ("coordinator",)),
     ("Audit log", "admin_audit.index", ("coordinator",)),
     ("Finance", "admin.finance", ("finance",)),
+    ("Email preferences", "portal.preferences", ("customer",)),
     ("Password", "accounts.change_password", ("coordinator", "finance", "customer")),
 ]
 
@@ -20,7 +21,7 @@ NAV = [
 def nav_items():
     items = [{"label": label, "href": url_for(endpoint)} for label, endpoint, roles in NAV
              if current_user.is_authenticated and current_user.has_role(*roles)
-             and not (endpoint == "portal.home" and current_user.role != "customer")]
+             and not (endpoint.startswith("portal.") and current_user.role != "customer")]
     # The current page is the entry with the longest matching path: /admin/tasks is Tasks, not Dashboard.
     matches = [item for item in items if request.path == item["href"] or request.path.startswith(item["href"] + "/")]
     current = max(matches, key=lambda item: len(item["href"]), default=None)

@@ -19,3 +19,11 @@ def register_templating(app):
     app.jinja_env.globals["nav_items"] = nav_items
     app.jinja_env.filters["money"] = money_filter
     app.jinja_env.filters["percent"] = percent_filter
+    app.context_processor(_business)
+
+
+def _business():
+    """The business's name and support address, on every page."""
+    from rewards.mail.service import business
+
+    return business()

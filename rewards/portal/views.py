@@ -8,7 +8,8 @@ from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
 from rewards.forms import show_error
 from rewards.portal.earnings import earnings_by_currency, rewards_page
-from rewards.portal.forms import LandingForm, ReferralForm
+from rewards.notifications import service as notifications
+from rewards.portal.forms import LandingForm, ReferralForm, preferences_form
 from rewards.referrals.service import get_referral, referrals_query, submit_referral
 
 bp = Blueprint("portal", __name__)
@@ -56,6 +57,19 @@ def new_referral():
 def referral_detail(referral_id):
     referral = get_referral(referral_id, current_user)
     return render_template("portal/referral.html", referral=referral)
+
+
+@bp.route("/portal/preferences", methods=["GET", "POST"])
+@roles_required("customer")
+def preferences():
+    customer = _own_customer()
+    form = preferences_form(notifications.CUSTOMER_KINDS, notifications.preferences(customer.id))
+    if form.validate_on_submit():
+        notifications.set_preferences(customer, {kind for kind in notifications.CUSTOMER_KINDS if form[kind].data})
+        db.session.commit()
+        flash("Your email preferences are saved.", "success")
+        return redirect(url_for("portal.preferences"))
+    return render_template("portal/preferences.html", form=form)
 
 
 @bp.route("/r/<referral_code>", methods=["GET", "POST"])

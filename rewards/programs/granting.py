@@ -13,6 +13,7 @@ from flask import has_request_context, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from rewards import events
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
 from rewards.bulk import among, chunks, insert_rows
@@ -233,6 +234,8 @@ def grant_rewards(pairs: list[tuple[int, int]]) -> dict[int, int | None]:
     result.update(zip((row["referral_id"] for row in rows), reward_ids))
     _post_earned(rows, reward_ids)
     _audit(rows, reward_ids)
+    events.rewards_granted.send(None, reward_ids=[reward_id for row, reward_id in zip(rows, reward_ids)
+                                                  if row["status"] != "reversed"])
     return result
 
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlalchemy import case, func
 from sqlalchemy.exc import IntegrityError
 
-from rewards import audit
+from rewards import audit, events
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.errors import Conflict, InvalidInput, NotFound
@@ -204,6 +204,7 @@ def grant_reward(referral: Referral, sale: Sale) -> Reward | None:
     post_earned(reward)
     audit.record("reward.granted", reward, {"amount": amount, "currency": reward.currency,
                                             "program_id": program.id, "tier": reward.tier_from_referral})
+    events.rewards_granted.send(None, reward_ids=[reward.id])
     return reward
 
 
@@ -237,10 +238,12 @@ def on_sale_refunded(sale: Sale) -> None:
             reward.clawback_amount += taken
             post_clawback(reward, taken)
             audit.record("reward.clawed_back", reward, {"amount": taken, "sale_id": sale.id})
+            events.reward_taken_back.send(reward, amount=taken)
     elif target == 0:
         reward.status, reward.reversed_reason = "reversed", "The sale was refunded."
         post_taken_back(reward, taken, "reverse")
         audit.record("reward.reversed", reward, {"reason": "refund", "amount": taken})
+        events.reward_taken_back.send(reward, amount=taken)
     elif taken > 0:
         audit.record("reward.reduced", reward, {"from": reward.amount, "to": target})
         reward.amount = target
