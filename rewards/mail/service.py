@@ -44,11 +44,15 @@ def queue(kind: str, recipient: str, subject: str, template: str, context: dict 
                               text_body=render_template(f"mail/{template}.txt", **context),
                               html_body=render_template(f"mail/{template}.html", **context),
                               dedupe_key=dedupe_key, next_attempt_at=utcnow() + SWEEP_GRACE)
-    try:
-        with db.session.begin_nested():
-            db.session.add(message)
-    except IntegrityError:  # the same event queued it meanwhile, in another transaction
-        return None
+    if dedupe_key:
+        try:
+            with db.session.begin_nested():
+                db.session.add(message)
+        except IntegrityError:  # the same event queued it meanwhile, in another transaction
+            return None
+    else:
+        db.session.add(message)
+        db.session.flush()
     from rewards.mail.tasks import send_message_task
 
     jobs.after_commit(send_message_task, message.id)

@@ -4,7 +4,7 @@ from rewards.mail.service import deliver, send_pending
 
 
 @celery.task(name="rewards.mail.send_message", autoretry_for=(Exception,), retry_backoff=30,
-             retry_backoff_max=3600, retry_jitter=True, max_retries=8)
+             retry_backoff_max=3600, retry_jitter=False, max_retries=8)
 def send_message_task(message_id: int) -> bool:
     """Send one queued message; a failure is retried with growing delays (and by the sweep after that)."""
     return deliver(message_id)
