@@ -61,7 +61,7 @@ class Config:
     MAIL_USE_SSL = _env_flag("MAIL_USE_SSL")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or None
     MAIL_SUPPRESS_SEND = False
-    MAIL_OUTBOX_DIR = str(INSTANCE_DIR / "outbox")
+    MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR") or str(INSTANCE_DIR / "outbox")
     # Who is sending: shown in mail and on pages.
     BUSINESS_NAME = os.environ.get("BUSINESS_NAME") or "Refero"
     SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL") or None

@@ -15,6 +15,7 @@ from rewards.extensions import celery, db
 
 log = logging.getLogger(__name__)
 _PENDING = "jobs_after_commit"
+_BATCHES = "job_batches_after_commit"
 
 
 def init_celery(app):
@@ -46,8 +47,20 @@ def after_commit(task, *args) -> None:
     db.session.info.setdefault(_PENDING, []).append((task, args))
 
 
+def after_commit_batch(task, item) -> None:
+    """Add `item` to the one `task(items)` that starts once the current transaction commits."""
+    batches = db.session.info.setdefault(_BATCHES, {})
+    if task not in batches:
+        batches[task] = []
+        after_commit(task, batches[task])
+    batches[task].append(item)
+
+
 @event.listens_for(db.session, "after_commit")
 def _start_jobs(session):
+    if session.in_nested_transaction():  # a savepoint was released: the transaction goes on
+        return
+    session.info.pop(_BATCHES, None)
     jobs = session.info.pop(_PENDING, [])
     for task, args in jobs:
         _start(task, args)
@@ -57,6 +70,7 @@ def _start_jobs(session):
 def _drop_jobs(session, previous_transaction):
     if previous_transaction.parent is None:  # the whole transaction, not a savepoint
         session.info.pop(_PENDING, None)
+        session.info.pop(_BATCHES, None)
 
 
 def start(task, *args) -> None:

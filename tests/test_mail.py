@@ -13,7 +13,7 @@ from rewards.customers.models import Customer
 from rewards.extensions import db, mail as flask_mail
 from rewards.mail import service as mail
 from rewards.mail.models import OutgoingMessage
-from rewards.mail.tasks import send_message_task
+from rewards.mail.tasks import send_messages_task
 from tests.conftest import Mailbox, _free_port, text_of
 
 
@@ -85,7 +85,7 @@ def test_mail_server_down_keeps_the_change_and_the_message_is_retried(app, login
         assert message.status == "sent" and message.attempts == 2
         # Sent once: another sweep or a late retry sends nothing more.
         assert runner.invoke(args=["mail", "send-pending"]).output.startswith("0 sent")
-        assert send_message_task.apply(args=[message.id]).get() is False
+        assert send_messages_task.apply(args=[[message.id]]).get() == 0
         assert len(box.messages) == 1
     finally:
         box.stop()
@@ -100,7 +100,7 @@ def test_the_celery_task_retries_a_failed_send_with_growing_delays(app):
     delays = []
     for retries in (0, 1, 4):
         with pytest.raises(Retry) as retry:
-            send_message_task.apply(args=[message.id], retries=retries)
+            send_messages_task.apply(args=[[message.id]], retries=retries)
         delays.append(retry.value.when)
     assert delays == [30, 60, 480]
     db.session.refresh(message)
@@ -108,8 +108,13 @@ def test_the_celery_task_retries_a_failed_send_with_growing_delays(app):
     assert message.attempts == 3 and message.status == "pending" and "Connection refused" in message.last_error
 
 
-def test_customers_enrolled_through_the_api_are_not_mailed_without_asking(api_as, smtp):
-    response = api_as("coordinator").post("/api/v1/customers", json={"email": "api@example.com", "name": "Api"})
+def test_customers_enrolled_through_the_api_are_invited_only_when_asked(api_as, smtp):
+    api = api_as("coordinator")
+    response = api.post("/api/v1/customers", json={"email": "api@example.com", "name": "Api"})
     assert response.status_code == 201
     assert response.json["referral_url"].endswith(f"/r/{response.json['referral_code']}")
     assert smtp.messages == []
+    invited = api.post("/api/v1/customers", json={"email": "asked@example.com", "name": "Asked", "invite": True})
+    assert invited.status_code == 201
+    message = smtp.last_to("asked@example.com")
+    assert "/account/claim/" in text_of(message) and f"/r/{invited.json['referral_code']}" in text_of(message)

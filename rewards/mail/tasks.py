@@ -1,13 +1,14 @@
 """Celery tasks of the mail package: send one message (retried with backoff), and the sweep of pending mail."""
 from rewards.extensions import celery
-from rewards.mail.service import deliver, send_pending
+from rewards.mail.service import deliver_many, send_pending
 
 
-@celery.task(name="rewards.mail.send_message", autoretry_for=(Exception,), retry_backoff=30,
+@celery.task(name="rewards.mail.send_messages", autoretry_for=(Exception,), retry_backoff=30,
              retry_backoff_max=3600, retry_jitter=False, max_retries=8)
-def send_message_task(message_id: int) -> bool:
-    """Send one queued message; a failure is retried with growing delays (and by the sweep after that)."""
-    return deliver(message_id)
+def send_messages_task(message_ids: list[int]) -> int:
+    """Send the messages one transaction queued; a failure is retried with growing delays (then by the sweep),
+    and a retry skips those already sent."""
+    return deliver_many(message_ids)
 
 
 @celery.task(name="rewards.mail.send_pending")

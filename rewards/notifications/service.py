@@ -12,6 +12,7 @@ from rewards.customers.models import Customer
 from rewards.extensions import db
 from rewards.links import public_url
 from rewards.mail import service as mail
+from rewards.mail.models import OutgoingMessage
 from rewards.money import format_money
 from rewards.notifications.models import NotificationPreference
 from rewards.programs.models import Program, Reward
@@ -73,16 +74,19 @@ def unsubscribe(customer: Customer, kind: str) -> None:
     set_preferences(customer, {k for k, on in preferences(customer.id).items() if on and k != kind})
 
 
-def _to_customer(customer: Customer, kind: str, subject: str, template: str, context: dict, dedupe_key: str):
+def _to_customer(customer: Customer, kind: str, subject: str, template: str, context: dict, dedupe_key: str,
+                 checked: bool = False):
     """Queue a notification to a customer, unless she switched its kind off; with her preferences and
-    unsubscribe links (and the List-Unsubscribe header, one-click as RFC 8058 has it)."""
-    if not preferences(customer.id)[kind]:
+    unsubscribe links (and the List-Unsubscribe header, one-click as RFC 8058 has it).
+    `checked`: the caller looked up her choice and the dedupe key already (in bulk)."""
+    if not checked and not preferences(customer.id)[kind]:
         return None
     unsubscribe_url = public_url("notifications.unsubscribe", token=unsubscribe_token(customer.id, kind))
     headers = {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     context = {"name": customer.name, "preferences_url": public_url("portal.preferences"),
                "unsubscribe_url": unsubscribe_url, "portal_url": public_url("portal.home"), **context}
-    return mail.queue(kind, customer.email, subject, template, context, headers=headers, dedupe_key=dedupe_key)
+    return mail.queue(kind, customer.email, subject, template, context, headers=headers, dedupe_key=dedupe_key,
+                      key_checked=checked)
 
 
 def notify_referral_received(referral: Referral) -> None:
@@ -120,18 +124,26 @@ def notify_referee_welcome(referral: Referral) -> None:
 
 
 def notify_rewards_granted(reward_ids: list[int]) -> None:
-    """Tell each referrer that a referral qualified, with the reward and when it is payable (commits per chunk)."""
+    """Tell each referrer that a referral qualified, with the reward and when it is payable (commits per chunk).
+
+    A bulk grant may bring thousands: choices and earlier messages are looked up once per chunk."""
     for chunk in chunks(sorted(reward_ids), CHUNK):
         rewards = db.session.scalars(select(Reward).where(Reward.id.in_(chunk))
                                      .options(joinedload(Reward.referral), joinedload(Reward.referrer))).all()
+        keys = {reward.id: f"referral_qualified:{reward.id}" for reward in rewards}
+        sent = set(db.session.scalars(select(OutgoingMessage.dedupe_key)
+                                      .where(OutgoingMessage.dedupe_key.in_(list(keys.values())))))
+        off = set(db.session.scalars(select(NotificationPreference.customer_id).where(
+            NotificationPreference.customer_id.in_({reward.referrer_id for reward in rewards}),
+            NotificationPreference.kind == "referral_qualified", NotificationPreference.enabled.is_(False))))
         for reward in rewards:
-            if reward.status == "reversed" or reward.amount <= 0:
+            if reward.status == "reversed" or reward.amount <= 0 or keys[reward.id] in sent or reward.referrer_id in off:
                 continue
             amount = format_money(reward.amount, reward.currency)
             _to_customer(reward.referrer, "referral_qualified", f"{reward.referral.referee_name} qualified: you earned {amount}",
                          "referral_qualified", {"referee_name": reward.referral.referee_name, "amount": amount,
                                                 "payable_on": f"{reward.payable_at:%d %B %Y}"},
-                         f"referral_qualified:{reward.id}")
+                         keys[reward.id], checked=True)
         db.session.commit()
 
 
