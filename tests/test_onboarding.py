@@ -11,7 +11,7 @@ from rewards.audit.models import AuditEvent
 from rewards.customers.models import Customer
 from rewards.extensions import db
 from tests import factories
-from tests.conftest import csrf_token, html_of, links_in, text_of
+from tests.conftest import Pages, html_of, links_in, text_of
 
 OWNER_PASSWORD = "owner-chosen-lantern-river"
 ATTACKER_PASSWORD = "attacker-knows-this-one-77"
@@ -68,7 +68,6 @@ def test_a_signup_by_someone_else_gives_them_nothing_even_when_the_owner_opens_t
     assert user_of("victim@example.com") is None
     # She signs up herself: her own link, her own password.
     other = app.test_client()
-    from tests.conftest import Pages
 
     owner = Pages(other)
     signup(owner, "victim@example.com", OWNER_PASSWORD, name="Vera Victim")
@@ -97,7 +96,6 @@ def test_signup_with_an_enrolled_customers_address_never_opens_her_account(app, 
     claim = link_to(invitation, "/account/claim/")
     # The owner claims it from the emailed link, with a password of her own.
     owner = app.test_client()
-    from tests.conftest import Pages
 
     done = Pages(owner).submit(claim, {"password": OWNER_PASSWORD, "confirm": OWNER_PASSWORD})
     assert done.status_code == 302 and done.headers["Location"] == "/portal"
@@ -180,7 +178,6 @@ def test_reset_answer_is_identical_for_known_and_unknown_addresses(pages, smtp):
 def test_reset_link_works_once_and_ends_every_other_session(app, pages, client, smtp):
     user = factories.user("customer", email="rosa@example.com")
     elsewhere = app.test_client()
-    from tests.conftest import Pages
 
     Pages(elsewhere).login("rosa@example.com")
     assert elsewhere.get("/portal").status_code == 200
