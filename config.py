@@ -17,6 +17,28 @@ def _env_flag(name, default=False):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _development_encryption_key():
+    """A Fernet key generated once into instance/, so tax ids typed in development stay readable."""
+    from cryptography.fernet import Fernet
+
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "data_encryption_key"
+    if not path.exists():
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _check_tax_details(config):
+    """Tax details need a key; a malformed key fails at start, naming its position only."""
+    from rewards.encryption import parse_keys
+
+    keys = parse_keys(config.DATA_ENCRYPTION_KEYS)
+    if config.TAX_DETAILS_ENABLED and not keys:
+        raise RuntimeError("TAX_DETAILS_ENABLED is on but DATA_ENCRYPTION_KEYS is not set: tax ids cannot be "
+                           "stored without a key (see README.md, Finance)")
+
+
 def _development_secret_key():
     """A key generated once into instance/, so development sessions survive restarts."""
     INSTANCE_DIR.mkdir(exist_ok=True)
@@ -36,8 +58,24 @@ class Config:
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE")
+    STRIPE_CONNECT_WEBHOOK_SECRET = os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET")
+    # Payouts: requests to Stripe per second (default: Stripe's limit for the key's mode, 25 test, 100 live),
+    # transfers in flight at once, seconds before a call is given up, and the default batch minimum (minor units).
+    STRIPE_MAX_REQUESTS_PER_SECOND = float(os.environ.get("STRIPE_MAX_REQUESTS_PER_SECOND") or 0) or None
+    STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
+    PAYOUT_CONCURRENCY = int(os.environ.get("PAYOUT_CONCURRENCY", "8"))
+    PAYOUT_MINIMUM_AMOUNT = int(os.environ.get("PAYOUT_MINIMUM_AMOUNT", "1000"))
+    # An executor's claim on an item lapses after this long (a killed executor's items are then taken over).
+    PAYOUT_LEASE_SECONDS = float(os.environ.get("PAYOUT_LEASE_SECONDS", "120"))
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
+
+    # Tax ids are encrypted under these keys (comma-separated Fernet keys; the first encrypts, all decrypt).
+    DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")
+    # Customers may enter tax details (legal name, country, tax id); on by default when there is a key.
+    TAX_DETAILS_ENABLED = _env_flag("TAX_DETAILS_ENABLED", default=bool(os.environ.get("DATA_ENCRYPTION_KEYS")))
+    # Who needs a tax form: paid in a calendar year at or above this, per currency, in currency units.
+    TAX_REPORTING_THRESHOLDS = os.environ.get("TAX_REPORTING_THRESHOLDS", "usd:600")
 
     # Bodies above this size are refused with 413; the CSV import raises it for itself.
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
@@ -95,6 +133,7 @@ class ProductionConfig(Config):
             raise RuntimeError("SECRET_KEY must be set when FLASK_DEBUG is off (see README.md)")
         if self.MAIL_SERVER and not self.PUBLIC_BASE_URL:
             raise RuntimeError("PUBLIC_BASE_URL must be set when mail is sent (MAIL_SERVER): links in mail are built from it")
+        _check_tax_details(self)
 
 
 class DevelopmentConfig(Config):
@@ -105,6 +144,9 @@ class DevelopmentConfig(Config):
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _development_secret_key()
+        self.DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS") or _development_encryption_key()
+        self.TAX_DETAILS_ENABLED = _env_flag("TAX_DETAILS_ENABLED", default=True)
+        _check_tax_details(self)
 
 
 class TestingConfig(Config):
@@ -119,11 +161,16 @@ class TestingConfig(Config):
     STRIPE_SECRET_KEY = None
     STRIPE_WEBHOOK_SECRET = None
     STRIPE_API_BASE = None
+    STRIPE_CONNECT_WEBHOOK_SECRET = None
+    STRIPE_MAX_REQUESTS_PER_SECOND = None
     PUBLIC_BASE_URL = None
     MAIL_SERVER = None
     MAIL_DEFAULT_SENDER = None
     BUSINESS_NAME = "Refero"
     SUPPORT_EMAIL = None
+    # A fixed key of the test suite only (32 bytes, url-safe base64): never used anywhere else.
+    DATA_ENCRYPTION_KEYS = "cmVmZXJvLXRlc3Qtc3VpdGUtb25seS1rZXktMzJieXQ="
+    TAX_DETAILS_ENABLED = True
 
 
 def config_from_environment():

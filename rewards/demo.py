@@ -8,7 +8,7 @@ from rewards.customers.service import enroll_customer, find_customer_by_email
 from rewards.extensions import db
 from rewards.programs.service import create_program, program_in_force
 from rewards.referrals.models import Referral
-from rewards.sales.review import expire_referrals
+from rewards.referrals.review import expire_referrals
 from rewards.sales.service import record_sale
 
 DEMO_PASSWORD = "refero-demo-2026"
@@ -86,4 +86,44 @@ def seed():
     expired = expire_referrals(now)
     db.session.commit()
     yield f"{len(customers)} customers, {created} new referrals, {sales} sales, {expired} expired"
+    yield from seed_payouts()
     yield f"Demo logins (password {DEMO_PASSWORD}): " + ", ".join(e for e, _, _ in DEMO_USERS)
+
+
+def seed_payouts():
+    """Three payout batches, once: one paid, one with a failed item, one draft (referrers get accounts in thirds)."""
+    from rewards.accounts.models import User
+    from rewards.ledger.payouts import payable_summaries
+    from rewards.payouts import service
+    from rewards.payouts.executor import execute_batch
+    from rewards.payouts.models import PayoutAccount, PayoutBatch
+
+    if db.session.scalar(db.select(PayoutBatch.id).limit(1)) is not None:
+        return
+    drafter = db.session.scalar(db.select(User).filter_by(email="finance@example.com"))
+    approver = db.session.scalar(db.select(User).filter_by(email="admin@example.com"))
+    payable = list(payable_summaries("usd"))
+    thirds = [payable[i::3] for i in range(3)]
+    made = []
+    for number, customer_ids in enumerate(thirds):
+        if not customer_ids:
+            continue
+        for customer_id in customer_ids:  # demo accounts: ready, as if onboarding were done
+            if db.session.scalar(db.select(PayoutAccount.id).filter_by(customer_id=customer_id)) is None:
+                db.session.add(PayoutAccount(customer_id=customer_id, stripe_account_id=f"acct_demo{customer_id:06d}",
+                                             payouts_enabled=True, transfers_capability="active",
+                                             details_submitted=True, requirements_due=[]))
+        db.session.commit()
+        batch = service.draft_batch("usd", 500, drafter)
+        db.session.commit()
+        made.append(f"batch {batch.id}")
+        if number == 2:
+            continue  # the draft waits for a second person
+        service.approve_batch(batch.id, approver)
+        db.session.commit()
+        execute_batch(batch.id)  # without STRIPE_SECRET_KEY each item fails as "not configured"
+        failed = [item for item in batch.items if item.status != "paid"]
+        for item in failed[1:] if number == 1 else failed:  # the second batch keeps one failed item
+            service.mark_paid_manually(batch.id, item.id, f"DEMO-BANK-{item.id:05d}", drafter)
+        db.session.commit()
+    yield "payout batches: " + ", ".join(made) + " (paid, one failed item, draft)"

@@ -58,7 +58,8 @@ def handle_http_exception(error: HTTPException):
 
 def handle_domain_error(error: DomainError):
     db.session.rollback()
-    names = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
+    names = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity",
+             503: "Service Unavailable"}
     if wants_json():
         return jsonify(error_body(error.status, names[error.status], error.message, error.errors)), error.status
     return render_template("error.html", error=error, message=error.message), error.status

@@ -4,10 +4,28 @@ from decimal import ROUND_HALF_EVEN, Decimal
 # Stripe's zero-decimal currencies: the amount is already in whole units (¥500 is 500).
 ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
                 "xaf", "xof", "xpf"}
+# Stripe's three-decimal currencies: 1.234 KWD is 1234.
+THREE_DECIMAL = {"bhd", "jod", "kwd", "omr", "tnd"}
 
 
 def minor_unit_digits(currency: str) -> int:
-    return 0 if currency.lower() in ZERO_DECIMAL else 2
+    """Digits after the decimal point in the currency's major unit: 0 (jpy), 2 (usd) or 3 (kwd)."""
+    currency = currency.lower()
+    if currency in ZERO_DECIMAL:
+        return 0
+    return 3 if currency in THREE_DECIMAL else 2
+
+
+def to_minor_units(text: str, currency: str) -> int:
+    """What a person typed in currency units ("12.34", "1,000") → minor units; ValueError if it is not that."""
+    digits = minor_unit_digits(currency)
+    try:
+        value = Decimal(str(text).replace(",", "").strip())
+    except ArithmeticError:
+        raise ValueError(f"“{text}” is not an amount.") from None
+    if not value.is_finite() or value != value.quantize(Decimal(1).scaleb(-digits)):
+        raise ValueError(f"“{text}” is not an amount in {currency.upper()} ({digits} decimals at most).")
+    return int(value.scaleb(digits))
 
 
 def percent_of(amount: int, percent: Decimal) -> int:
@@ -16,8 +34,14 @@ def percent_of(amount: int, percent: Decimal) -> int:
     return int(result)
 
 
+def format_amount(amount: int, currency: str) -> str:
+    """1234, "usd" → "12.34"; -1234, "kwd" → "-1.234"; 500, "jpy" → "500": no grouping, for files."""
+    digits = minor_unit_digits(currency)
+    return f"{Decimal(amount).scaleb(-digits):.{digits}f}"
+
+
 def format_money(amount: int, currency: str) -> str:
-    """1234, "usd" → "12.34 USD"; 500, "jpy" → "500 JPY"."""
+    """1234, "usd" → "12.34 USD"; 500, "jpy" → "500 JPY"; 1234, "kwd" → "1.234 KWD"; for people."""
     digits = minor_unit_digits(currency)
     value = Decimal(amount).scaleb(-digits)
     return f"{value:,.{digits}f} {currency.upper()}"

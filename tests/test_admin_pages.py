@@ -26,7 +26,7 @@ def test_dashboard_shows_the_period_figures(login_as, client):
     assert [figure(html, "data-status", s) for s in ("pending", "review", "qualified", "rejected", "expired")] == [
         "4", "1", "3", "0", "0"]
     assert figure(html, "data-figure", "conversion") == "37.5 %"
-    assert [figure(html, "data-reward", k) for k in ("held", "payable", "paid")] == [
+    assert [figure(html, "data-balance", k) for k in ("held", "payable", "paid")] == [
         "15.00 USD", "25.00 USD", "40.00 USD"]
     assert [figure(html, "data-funnel", k) for k in ("Referred", "Bought", "Qualified", "Reward paid")] == [
         "8", "3", "3", "1"]

@@ -56,14 +56,14 @@ def test_portal_shows_earnings_per_status_and_each_reward_with_its_referral_and_
     user = login_as("customer")
     paid = factories.rewarded_sale(user.customer, amount=4200, occurred_at=datetime(2026, 1, 5, tzinfo=timezone.utc))
     batch = batch_payable(user.customer.id, "usd", at=datetime(2026, 6, 1, tzinfo=timezone.utc))
-    confirm_paid(user.customer.id, "usd", batch.rewards, batch.net)
+    confirm_paid(batch.transaction.id, batch.net)
     db.session.commit()
     reduced = factories.rewarded_sale(user.customer, amount=9900, occurred_at=datetime(2026, 3, 1, tzinfo=timezone.utc))
     factories.refund(reduced.sale, 9900)
     factories.rewarded_sale(factories.customer(), amount=7777)  # someone else's
     page = client.get("/portal").get_data(as_text=True)
-    assert 'data-status="paid">10.00 USD' in page
-    assert 'data-status="reversed">10.00 USD' in page
+    assert 'data-balance="paid">10.00 USD' in page
+    assert 'data-balance="reversed">10.00 USD' in page
     assert f'data-reward="{paid.id}"' in page and f'data-reward="{reduced.id}"' in page
     assert "42.00 USD on" in page and "99.00 USD on" in page and "Frank Friend" in page
     assert "77.77 USD" not in page

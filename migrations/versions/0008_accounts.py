@@ -1,7 +1,7 @@
 """Accounts and mail: emailed links (sign-up, claim, reset), the mail outbox, customers' notification choices.
 
 Revision ID: 0008_accounts
-Revises: 0006_dashboard_perf
+Revises: 0013_finance
 Create Date: 2026-11-28 09:05:33.191918
 
 """
@@ -13,7 +13,7 @@ import rewards.dbtypes
 
 # revision identifiers, used by Alembic.
 revision = '0008_accounts'
-down_revision = '0006_dashboard_perf'
+down_revision = '0013_finance'
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,7 @@ from rewards.customers.models import Customer
 from rewards.customers.service import enroll_customer, get_customer, referral_url
 from rewards.errors import DomainError
 from rewards.extensions import db
+from rewards.ledger.balances import customer_balances
 from rewards.programs.models import Reward
 from rewards.referrals.models import Referral
 
@@ -62,18 +63,7 @@ def detail(customer_id):
                                  .order_by(Reward.created_at.desc(), Reward.id.desc())).all()
     return render_template("admin/customer.html", customer=customer, link=referral_url(customer),
                            referrals=referrals, referral_count=referral_count, rewards=rewards,
-                           balances=_balances(rewards))
-
-
-def _balances(rewards) -> dict[str, dict[str, int]]:
-    """Held / payable / paid per currency, from the customer's rewards."""
-    totals = {}
-    for reward in rewards:
-        status = reward.effective_status
-        if status in ("held", "payable", "paid"):
-            row = totals.setdefault(reward.currency, {"held": 0, "payable": 0, "paid": 0})
-            row[status] += reward.amount
-    return totals
+                           balances=customer_balances(customer.id))
 
 
 @bp.route("/<int:customer_id>/resend-link", methods=["POST"])

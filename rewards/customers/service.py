@@ -2,11 +2,14 @@
 
 from rewards import audit
 from rewards.accounts.models import User
+from rewards.bulk import among, chunks
 from rewards.customers.models import Customer
 from rewards.contacts import normalize_email, normalize_phone
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.links import public_url
+
+LOCK_CHUNK = 5000
 
 
 def find_customer_by_email(email: str) -> Customer | None:
@@ -46,3 +49,21 @@ def get_customer_by_code(code: str) -> Customer:
 def referral_url(customer: Customer) -> str:
     """The link a customer shares, built from PUBLIC_BASE_URL (rewards.links)."""
     return public_url("portal.landing", referral_code=customer.referral_code)
+
+
+def lock_referrer(customer_id: int) -> None:
+    """Serialise money moves per referrer (yearly caps, tiers, refunds, payouts) across workers, until commit.
+
+    FOR NO KEY UPDATE on PostgreSQL: it orders the referrer's money moves but, unlike FOR UPDATE, does not
+    block other transactions inserting rows that reference the customer (referrals, sales, audit events).
+    SQLite has one writer at a time anyway.
+    """
+    lock_referrers([customer_id])
+
+
+def lock_referrers(customer_ids) -> None:
+    """lock_referrer() for many, in id order, so two workers locking overlapping sets never deadlock."""
+    ordered = sorted(set(customer_ids))
+    for chunk in chunks(ordered, LOCK_CHUNK):
+        db.session.execute(db.select(Customer.id).where(among(Customer.id, chunk)).order_by(Customer.id)
+                           .with_for_update(key_share=True))

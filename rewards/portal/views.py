@@ -7,8 +7,9 @@ from rewards.customers.service import get_customer_by_code, referral_url
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
 from rewards.forms import show_error
-from rewards.portal.earnings import earnings_by_currency, rewards_page
+from rewards.ledger.balances import customer_balances
 from rewards.notifications import service as notifications
+from rewards.portal.earnings import rewards_page
 from rewards.portal.forms import LandingForm, ReferralForm, preferences_form
 from rewards.referrals.service import get_referral, referrals_query, submit_referral
 
@@ -30,7 +31,7 @@ def home():
                        per_page=PAGE_SIZE, error_out=False)
     rewards = rewards_page(customer.id, request.args.get("rewards_page", 1, type=int), PAGE_SIZE)
     return render_template("portal/home.html", customer=customer, link=referral_url(customer), page=page,
-                           earnings=earnings_by_currency(customer.id), rewards=rewards)
+                           earnings=customer_balances(customer.id), rewards=rewards)
 
 
 @bp.route("/portal/referrals/new", methods=["GET", "POST"])

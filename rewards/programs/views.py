@@ -55,7 +55,7 @@ def detail(program_id):
     except NotFound:
         abort(404)
     count, total = db.session.execute(
-        db.select(func.count(Reward.id), func.coalesce(func.sum(service.reward_value_sql()), 0))
+        db.select(func.count(Reward.id), func.coalesce(func.sum(Reward.value), 0))
         .where(Reward.program_id == program.id)).one()
     versions = db.session.scalars(db.select(Program).where(Program.currency == program.currency)
                                   .order_by(Program.version.desc())).all()

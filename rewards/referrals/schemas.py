@@ -43,8 +43,12 @@ class ReferralDetailSchema(ReferralSchema):
     decision = fields.Method("get_decision", allow_none=True)
 
     def get_decision(self, referral):
-        from rewards.sales.review import latest_decision
+        from rewards.referrals.review import latest_decision
         from rewards.sales.schemas import DecisionSchema
 
         decision = latest_decision(referral.id)
         return DecisionSchema().dump(decision) if decision is not None else None
+
+
+class RejectSchema(InputSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))

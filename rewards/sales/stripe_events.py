@@ -3,24 +3,33 @@ from datetime import datetime, timezone
 
 from sqlalchemy import or_, select
 
-from rewards.contacts import normalize_phone
+from rewards.contacts import normalize_email, normalize_phone
 from rewards.errors import InvalidInput
 from rewards.extensions import db
 from rewards.sales.models import Sale, StripeEvent
-from rewards.contacts import normalize_email
-from rewards.sales.service import insert_once, land_sale, record_refund, refunded_total
+from rewards.sales.rows import clean_sale, content_hash
+from rewards.sales.service import insert_once, insert_sale, land_sale, record_refund, refunded_total
 from rewards.sales.validation import weigh_sale
 
 
 def process_event(event: dict) -> str:
     """Handle a verified event (not committed): "processed", "replay" (seen before) or "ignored"."""
+    event_handler = EVENT_HANDLERS.get(event.get("type"))
     handler = HANDLERS.get(event.get("type"))
-    if handler is None:
+    if handler is None and event_handler is None:
         return "ignored"
     if not insert_once(StripeEvent(id=event["id"], type=event["type"])):
         return "replay"
-    handler((event.get("data") or {}).get("object") or {})
+    if event_handler is not None:
+        event_handler(event)
+    else:
+        handler((event.get("data") or {}).get("object") or {})
     return "processed"
+
+
+def register_event_handler(event_type: str, handler) -> None:
+    """Another package handles `event_type`: its handler receives the whole event (`account`, `created`, `data`)."""
+    EVENT_HANDLERS[event_type] = handler
 
 
 def _when(timestamp) -> datetime:
@@ -42,28 +51,37 @@ def _phone(value) -> str | None:
 
 
 def _record(fields: dict) -> None:
-    """Store the payment once, keyed by PaymentIntent (or the object's id); a later event fills in what was missing."""
-    if not fields["currency"]:
-        return
+    """Store the payment once, keyed by PaymentIntent (or the object's id), cleaned and hashed as the API's sales
+    are (clean_sale) and landed the same way; a later event fills in what was missing."""
     intent = fields.pop("payment_intent")
     fields["external_id"] = intent or fields.pop("object_id")
     fields.pop("object_id", None)
-    sale = db.session.scalar(select(Sale).where(or_(Sale.external_id == fields["external_id"],
-                                                    Sale.stripe_payment_intent == (intent or fields["external_id"]))))
+    try:
+        row = clean_sale(fields, email_required=False)
+    except InvalidInput:
+        return  # nothing that counts as a sale (no currency, say): ignored, as an unhandled event is
+
+    def stored():
+        return db.session.scalar(select(Sale).where(or_(Sale.external_id == row["external_id"],
+                                                        Sale.stripe_payment_intent == (intent or row["external_id"]))))
+
+    sale = stored()
     if sale is None:
-        sale = Sale(**fields, stripe_payment_intent=intent, source="stripe")
-        if insert_once(sale):
+        sale = insert_sale({**row, "stripe_payment_intent": intent, "source": "stripe"})
+        if sale is not None:
             land_sale(sale)
             return
-        sale = db.session.scalar(select(Sale).filter_by(external_id=fields["external_id"]))
+        sale = stored()  # a concurrent event of the same payment committed it first
     learned = False
     for name in ("email", "phone", "referral_code", "payment_fingerprint"):
-        if fields.get(name) and not getattr(sale, name):
-            setattr(sale, name, fields[name])
+        if row.get(name) and not getattr(sale, name):
+            setattr(sale, name, row[name])
             learned = True
-    if learned and sale.referral_id is None:
-        # The first event lacked the buyer's details (a charge without email, say): weigh again now.
-        weigh_sale(sale)
+    if learned:
+        sale.content_hash = content_hash(sale)
+        if sale.referral_id is None:
+            # The first event lacked the buyer's details (a charge without email, say): weigh again now.
+            weigh_sale(sale)
 
 
 def _referral_code(obj: dict) -> str | None:
@@ -131,6 +149,8 @@ def charge_refunded(charge: dict) -> None:
                       strict=False)
 
 
+# Handlers of whole events, registered by other packages (payouts: account.updated, transfer.reversed).
+EVENT_HANDLERS: dict = {}
 # Event types this package handles; others answer 200 and are ignored (the payouts package adds its own).
 HANDLERS = {
     "checkout.session.completed": checkout_session_completed,

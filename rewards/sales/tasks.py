@@ -2,7 +2,7 @@
 from celery.schedules import crontab
 
 from rewards.extensions import celery, db
-from rewards.sales.review import expire_referrals
+from rewards.referrals.review import expire_referrals
 
 
 @celery.task(name="rewards.sales.expire_referrals")

@@ -1,4 +1,4 @@
-"""The coordinator's decisions on flagged referrals, the latest decision of a referral, and expiry."""
+"""Review of referrals: a coordinator approves or rejects a flagged one, the latest decision of a referral, expiry."""
 from datetime import timedelta
 
 from sqlalchemy import bindparam, insert, select, update
@@ -11,7 +11,7 @@ from rewards.clock import utcnow
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.programs.models import Program, Reward
-from rewards.programs.service import grant_reward, on_sale_refunded
+from rewards.programs.granting import grant_reward
 from rewards.referrals.models import Referral
 from rewards.sales.models import Decision, Sale
 
@@ -58,10 +58,7 @@ def approve_referral(referral_id: int, user: User) -> tuple[Referral, Reward | N
                             reason="Approved by a coordinator after review."))
     audit.record("referral.approved", referral, {"sale_id": sale.id})
     db.session.flush()
-    reward = grant_reward(referral, sale)
-    if reward is not None and sale.refunds:
-        on_sale_refunded(sale)
-    return referral, reward
+    return referral, grant_reward(referral, sale)
 
 
 def reject_referral(referral_id: int, user: User, reason: str) -> Referral:
