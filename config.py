@@ -99,7 +99,28 @@ class Config:
     # How many reverse proxies (TLS terminators) stand in front of gunicorn; their X-Forwarded-* are trusted.
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
+    # Mail (Flask-Mail's names). Without MAIL_SERVER each message is written to MAIL_OUTBOX_DIR as an .eml file.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = int(os.environ.get("MAIL_PORT") or "25")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_USE_TLS = _env_flag("MAIL_USE_TLS")
+    MAIL_USE_SSL = _env_flag("MAIL_USE_SSL")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or None
+    MAIL_SUPPRESS_SEND = False
+    MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR") or str(INSTANCE_DIR / "outbox")
+    # Who is sending: shown in mail and on pages.
+    BUSINESS_NAME = os.environ.get("BUSINESS_NAME") or "Refero"
+    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL") or None
+
     LOGIN_RATE_LIMIT = "10 per minute"
+    # Failed logins per account from clients that never logged into it: short, so an attacker cannot lock anyone out for long.
+    LOGIN_ACCOUNT_RATE_LIMIT = "5 per 5 minutes"
+    SIGNUP_RATE_LIMIT = "10 per 10 minutes"
+    SIGNUP_ADDRESS_RATE_LIMIT = "3 per hour"
+    RESET_RATE_LIMIT = "10 per 10 minutes"
+    RESET_ADDRESS_RATE_LIMIT = "3 per hour"
+    PASSWORD_CHANGE_RATE_LIMIT = "5 per 10 minutes"
     RATELIMIT_HEADERS_ENABLED = True
 
     API_TITLE = "Refero API"
@@ -120,12 +141,14 @@ def missing_production_settings(environ=os.environ) -> list[str]:
     """Settings a production process cannot run without, by name, that the environment lacks.
 
     FLASK_DEBUG off needs SECRET_KEY and DATABASE_URL, and STRIPE_WEBHOOK_SECRET once STRIPE_SECRET_KEY
-    is set; REFERO_ENV=production (a real deployment, see docs/DEPLOY.md) needs PUBLIC_BASE_URL as well.
+    is set; REFERO_ENV=production (a real deployment, see docs/DEPLOY.md) needs PUBLIC_BASE_URL as well,
+    and so does MAIL_SERVER: links in mail are built from it, never from a request's Host header.
     """
     required = ["SECRET_KEY", "DATABASE_URL"]
     if environ.get("STRIPE_SECRET_KEY"):
         required.append("STRIPE_WEBHOOK_SECRET")
-    if environ.get("REFERO_ENV", "").strip().lower() == "production":
+    if (environ.get("REFERO_ENV", "").strip().lower() == "production"
+            or (environ.get("MAIL_SERVER") or "").strip()):
         required.append("PUBLIC_BASE_URL")
     return [name for name in required if not (environ.get(name) or "").strip()]
 
@@ -173,6 +196,10 @@ class TestingConfig(Config):
     PUBLIC_BASE_URL = None
     METRICS_TOKEN = None
     LOG_FORMAT = "text"
+    MAIL_SERVER = None
+    MAIL_DEFAULT_SENDER = None
+    BUSINESS_NAME = "Refero"
+    SUPPORT_EMAIL = None
     # A fixed key of the test suite only (32 bytes, url-safe base64): never used anywhere else.
     DATA_ENCRYPTION_KEYS = "cmVmZXJvLXRlc3Qtc3VpdGUtb25seS1rZXktMzJieXQ="
     TAX_DETAILS_ENABLED = True

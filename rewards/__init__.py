@@ -24,7 +24,7 @@ def register_logging(app):
 def register_extensions(app):
     from rewards import models  # noqa: F401  (every model registered before Alembic or queries look)
     from rewards.accounts.auth import register_auth
-    from rewards.extensions import api, bootstrap, csrf, db, limiter, login_manager, migrate
+    from rewards.extensions import api, bootstrap, csrf, db, limiter, login_manager, mail, migrate
     from rewards.jobs import init_celery
     from rewards.templating import register_templating
     from rewards.security import register_security_headers
@@ -36,6 +36,7 @@ def register_extensions(app):
     csrf.init_app(app)
     limiter.init_app(app)
     bootstrap.init_app(app)
+    mail.init_app(app)
     api.init_app(app)
     init_celery(app)
     register_auth(app)
@@ -50,6 +51,8 @@ def register_blueprints(app):
     from rewards.admin import audit_log, customers as admin_customers, referrals as admin_referrals
     from rewards.admin.views import bp as admin_bp
     from rewards.customers.api import blp as customers_api
+    from rewards.notifications import receivers  # noqa: F401  (connects notification mail to its events)
+    from rewards.notifications.views import bp as notifications_bp
     from rewards.extensions import api, csrf
     from rewards.payouts import webhooks as payout_webhooks
     from rewards.payouts.api import accounts_blp as payout_accounts_api, batches_blp as payout_batches_api
@@ -70,7 +73,7 @@ def register_blueprints(app):
 
     for blueprint in (health.bp, site.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
                       admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, webhooks_bp,
-                      programs_pages, reports_bp, tax_bp, payouts_pages):
+                      programs_pages, reports_bp, tax_bp, payouts_pages, notifications_bp):
         app.register_blueprint(blueprint)
     register_metrics(app)
     payout_webhooks.register()
@@ -90,7 +93,10 @@ def register_errorhandlers(app):
 
 
 def register_commands(app):
+    from rewards.accounts import tasks as accounts_tasks  # noqa: F401  (Celery tasks)
     from rewards.cli import register_cli
+    from rewards.mail import tasks as mail_tasks  # noqa: F401  (Celery tasks and beat schedule entries)
+    from rewards.mail.cli import mail_cli
     from rewards.ledger.cli import ledger_cli
     from rewards.ops.doctor import doctor
     from rewards.payouts import tasks as payout_tasks  # noqa: F401  (the execute-batch Celery task)
@@ -105,6 +111,7 @@ def register_commands(app):
     register_sales_cli(app)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(doctor)
+    app.cli.add_command(mail_cli)
     app.cli.add_command(reports_cli)
     app.cli.add_command(keys_cli)
     app.cli.add_command(payouts_cli)

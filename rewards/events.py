@@ -5,6 +5,9 @@
   (sender: the Referral; `reason`: an optional sentence saying which check flagged it).
 - `referral_decided.send(referral, outcome=...)`: a coordinator approved (`qualified`) or rejected
   (`rejected`) a referral (sender: the Referral).
+- `rewards_granted.send(None, reward_ids=[...])`: rewards were granted (one, or many in a bulk grant).
+- `reward_taken_back.send(reward, amount=…)`: a refund reversed a reward or clawed part of it back
+  (`amount`: minor units taken back by this change).
 
 Receivers add rows to the session and never commit: the request, CLI or job that emitted commits.
 """
@@ -15,3 +18,5 @@ _signals = Namespace()
 referral_created = _signals.signal("referral-created")
 referral_needs_review = _signals.signal("referral-needs-review")
 referral_decided = _signals.signal("referral-decided")
+rewards_granted = _signals.signal("rewards-granted")
+reward_taken_back = _signals.signal("reward-taken-back")

@@ -4,6 +4,7 @@ from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
+from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -31,3 +32,4 @@ api = Api()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 bootstrap = Bootstrap5()
 celery = Celery("rewards")
+mail = Mail()

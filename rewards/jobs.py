@@ -5,12 +5,24 @@ A task goes to the queue its name names (`rewards.webhooks.*`, `*.send_mail`, `r
 one its `queue=` option says; `celery -A rewards.worker worker` consumes them all, `-Q webhooks` one of them.
 Every task is acknowledged after it ran (a worker that dies midway leaves its task to another), retried
 with exponential backoff on a dropped database or broker connection, and so must be idempotent.
-"""
-from celery import Task
-from flask import current_app, has_app_context
-from kombu import Queue
 
-from rewards.extensions import celery
+`after_commit(task, *args)` starts a job only once the transaction that asked for it commits (and never if it
+rolls back): queued to the workers, or, inline, after the response has been sent (or at once outside a request).
+A job that fails inline is logged and left to its own retry path (mail: the pending-mail sweep).
+"""
+import logging
+from functools import partial
+
+from celery import Task
+from flask import current_app, g, has_app_context, has_request_context
+from kombu import Queue
+from sqlalchemy import event
+
+from rewards.extensions import celery, db
+
+log = logging.getLogger(__name__)
+_PENDING = "jobs_after_commit"
+_BATCHES = "job_batches_after_commit"
 
 QUEUES = ("default", "webhooks", "mail", "payouts")
 _ROUTED = {"webhook": "webhooks", "mail": "mail", "payout": "payouts"}
@@ -79,4 +91,78 @@ def init_celery(app):
     )
     celery.Task = AppContextTask
     app.extensions["celery"] = celery
+    app.after_request(_run_after_response)
     return celery
+
+
+def after_commit(task, *args) -> None:
+    """Start `task(*args)` once the current transaction commits."""
+    db.session.info.setdefault(_PENDING, []).append((task, args))
+
+
+def after_commit_batch(task, item) -> None:
+    """Add `item` to the one `task(items)` that starts once the current transaction commits."""
+    batches = db.session.info.setdefault(_BATCHES, {})
+    if task not in batches:
+        batches[task] = []
+        after_commit(task, batches[task])
+    batches[task].append(item)
+
+
+@event.listens_for(db.session, "after_commit")
+def _start_jobs(session):
+    if session.in_nested_transaction():  # a savepoint was released: the transaction goes on
+        return
+    session.info.pop(_BATCHES, None)
+    jobs = session.info.pop(_PENDING, [])
+    for task, args in jobs:
+        _start(task, args)
+
+
+@event.listens_for(db.session, "after_soft_rollback")
+def _drop_jobs(session, previous_transaction):
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(_PENDING, None)
+        session.info.pop(_BATCHES, None)
+
+
+def start(task, *args) -> None:
+    """Start `task(*args)` now (in a request, inline jobs run after the response is sent)."""
+    _start(task, args)
+
+
+def _start(task, args) -> None:
+    if not celery.conf.task_always_eager:
+        try:
+            task.delay(*args)
+        except Exception:  # the broker is down: the job's own sweep picks the work up later
+            log.exception("Could not queue %s%r", task.name, args)
+    elif has_request_context():
+        g.setdefault("jobs_after_response", []).append((task, args))
+    else:
+        # A context of its own: this may run inside another session's commit, whose session must not be reused.
+        _run_all(current_app._get_current_object(), [(task, args)])
+
+
+def run_inline(task, args) -> None:
+    from rewards.mail.service import DeliveryFailed
+
+    try:
+        task(*args)
+    except DeliveryFailed as exc:  # expected while the mail server is away: the sweep retries it
+        log.warning("Mail not sent, will retry: %s", exc)
+    except Exception:
+        log.exception("Background job %s%r failed", task.name, args)
+
+
+def _run_after_response(response):
+    jobs = g.pop("jobs_after_response", None)
+    if jobs:
+        response.call_on_close(partial(_run_all, current_app._get_current_object(), jobs))
+    return response
+
+
+def _run_all(app, jobs) -> None:
+    with app.app_context():
+        for task, args in jobs:
+            run_inline(task, args)

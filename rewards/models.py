@@ -1,5 +1,5 @@
 """Imports every model, so Alembic and the app see the whole schema."""
-from rewards.accounts.models import ApiKey, User  # noqa: F401
+from rewards.accounts.models import AccountToken, ApiKey, User  # noqa: F401
 from rewards.audit.models import AuditEvent  # noqa: F401
 from rewards.customers.models import Customer  # noqa: F401
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction  # noqa: F401
@@ -11,3 +11,5 @@ from rewards.tasks.models import Task, TaskAutomation  # noqa: F401
 from rewards.tax.models import TaxDetails  # noqa: F401
 from rewards.payouts.models import PayoutAccount, PayoutBatch, PayoutItem, PayoutReversal  # noqa: F401
 from rewards.reports.models import ReconciliationRun  # noqa: F401
+from rewards.mail.models import OutgoingMessage  # noqa: F401
+from rewards.notifications.models import NotificationPreference  # noqa: F401

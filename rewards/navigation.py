@@ -16,6 +16,7 @@ NAV = [
     ("Tasks", "tasks.board", ("coordinator",)),
     ("Audit log", "admin_audit.index", ("coordinator",)),
     ("Finance", "admin.finance", ("finance",)),
+    ("Email preferences", "portal.preferences", ("customer",)),
     ("Password", "accounts.change_password", ("coordinator", "finance", "customer")),
 ]
 

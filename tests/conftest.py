@@ -1,5 +1,7 @@
 """Fixtures: an app on the test database (SQLite by default, PostgreSQL with TEST_DATABASE_URL), clients, logins."""
 import contextvars
+import email
+import email.policy
 import os
 import re
 import uuid
@@ -68,6 +70,9 @@ class IsolatedClient(FlaskClient):
     database session never leak from the test (or an earlier request) into a request."""
 
     def open(self, *args, **kwargs):
+        # Buffered, as a server sends it: the response is closed at once, so the work a view leaves for after
+        # the response (inline background jobs, mail) has run when the test looks.
+        kwargs.setdefault("buffered", True)
         if self.preserve_context:  # `with client:` asks to keep the request's context for inspection
             return super().open(*args, **kwargs)
         # A streamed body is read (and closed) inside the request's own context, as a WSGI server does.
@@ -79,8 +84,8 @@ class IsolatedClient(FlaskClient):
 
 
 @pytest.fixture
-def app(migrated, app_config):
-    app = create_app(_config(migrated, **app_config))
+def app(migrated, app_config, tmp_path):
+    app = create_app(_config(migrated, MAIL_OUTBOX_DIR=str(tmp_path / "outbox"), **app_config))
     app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
@@ -111,6 +116,70 @@ def postgres(app):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("needs PostgreSQL: run with TEST_DATABASE_URL=postgresql+psycopg://…")
     return app
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on a free loopback port; `messages` are the parsed emails it received."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages = []
+        self.controller = Controller(self, hostname="127.0.0.1", port=_free_port())
+        self.port = self.controller.port
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message.envelope_recipients = list(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def start(self):
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+    def to(self, address):
+        return [m for m in self.messages if address in m.envelope_recipients]
+
+    def last_to(self, address):
+        found = self.to(address)
+        assert found, f"no message to {address}; got: {[(m['To'], m['Subject']) for m in self.messages]}"
+        return found[-1]
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def html_of(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def links_in(message) -> list[str]:
+    return re.findall(r"https?://[^\s<>\"]+", text_of(message))
+
+
+@pytest.fixture
+def smtp(app):
+    """The app sends its mail through Flask-Mail to a real SMTP server started for the test."""
+    from rewards.extensions import mail
+
+    box = Mailbox()
+    box.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=box.port)
+    mail.init_app(app)
+    yield box
+    box.stop()
 
 
 @pytest.fixture

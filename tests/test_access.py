@@ -21,6 +21,12 @@ ACCESS = {
     "accounts.logout": {"POST": PUBLIC},
     "accounts.signup": {"GET": PUBLIC, "POST": PUBLIC},
     "accounts.change_password": {"GET": LOGGED_IN, "POST": LOGGED_IN},
+    "accounts.confirm_signup": {"GET": PUBLIC, "POST": PUBLIC},
+    "accounts.claim": {"GET": PUBLIC, "POST": PUBLIC},
+    "accounts.reset_request": {"GET": PUBLIC, "POST": PUBLIC},
+    "accounts.reset_password": {"GET": PUBLIC, "POST": PUBLIC},
+    "notifications.unsubscribe": {"GET": PUBLIC, "POST": PUBLIC},  # the signed link is the credential
+    "portal.preferences": {"GET": {"customer"}, "POST": {"customer"}},
     "portal.landing": {"GET": PUBLIC, "POST": PUBLIC},
     "portal.home": {"GET": {"customer"}},
     "portal.qr_code": {"GET": {"customer"}},

@@ -196,7 +196,7 @@ def test_coordinator_enrols_searches_and_resends_a_link(login_as, pages, client)
 
     sent = pages.submit(f"/admin/customers/{customer_id}/resend-link", {}, form_path=f"/admin/customers/{customer_id}",
                         follow_redirects=True).get_data(as_text=True)
-    assert "Link recorded as sent to nora@example.com" in sent and "does not send email yet" in sent
+    assert "The referral link is on its way to nora@example.com with a link to set a password" in sent
     event = db.session.scalar(db.select(AuditEvent).filter_by(action="customer.link_resent"))
     assert event.entity_id == customer_id and "/r/" in event.detail["referral_url"]
 

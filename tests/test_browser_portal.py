@@ -3,18 +3,18 @@ import re
 
 import pytest
 
+from tests import factories
+
 pytestmark = pytest.mark.browser
 
-PASSWORD = "a-long-enough-password"
 
-
-def test_customer_signs_up_refers_and_sees_link_referral(new_page, screenshot):
+def test_customer_logs_in_refers_and_sees_link_referral(new_page, screenshot):
     customer = new_page(permissions=["clipboard-read", "clipboard-write"])
-    customer.goto("/signup")
-    customer.get_by_label("Your name").fill("Paula Portal")
+    factories.user("customer", email="paula@example.com", name="Paula Portal")
+    customer.goto("/login")
     customer.get_by_label("Email").fill("paula@example.com")
-    customer.get_by_label("Password").fill(PASSWORD)
-    customer.get_by_role("button", name="Join the referral program").click()
+    customer.get_by_label("Password").fill(factories.PASSWORD)
+    customer.get_by_role("button", name="Log in").click()
     customer.wait_for_url("**/portal")
     assert customer.get_by_text("Hello, Paula Portal").is_visible()
 

@@ -2,14 +2,18 @@
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 
+import hashlib
+
 from flask import current_app, g, request, session
-from flask_login import current_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_smorest import abort
+from itsdangerous import BadSignature, URLSafeSerializer
+from limits import parse
 
 from rewards.accounts import service
 from rewards.accounts.models import User
 from rewards.clock import utcnow
-from rewards.extensions import db, login_manager
+from rewards.extensions import db, limiter, login_manager
 
 API_PREFIX = "/api/v1/"
 PUBLIC_API_PATHS = {"/api/v1/openapi.json"}
@@ -51,15 +55,26 @@ def authenticate_api_request():
     return None
 
 
+def start_session(user: User) -> None:
+    """Log `user` in on a brand-new session: nothing from before the login (its CSRF token included) survives."""
+    session.clear()
+    login_user(user)
+    session["last_seen"] = int(utcnow().timestamp())
+    session.permanent = True
+
+
 def enforce_idle_timeout():
-    """End a page session idle for longer than SESSION_IDLE_MINUTES (checked server-side, in the signed cookie)."""
+    """End a page session idle for longer than SESSION_IDLE_MINUTES (checked server-side, in the signed cookie).
+
+    A logged-in cookie without its last-seen time is treated as expired: every session started here has one.
+    """
     if is_api_request() or request.endpoint == "static":
         return None
     now = utcnow()
     last_seen = session.get("last_seen")
-    if current_user.is_authenticated and last_seen:
+    if current_user.is_authenticated:
         idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
-        if now - datetime.fromtimestamp(last_seen, timezone.utc) > idle:
+        if not isinstance(last_seen, int) or now - datetime.fromtimestamp(last_seen, timezone.utc) > idle:
             logout_user()
             session.clear()
             return None
@@ -87,6 +102,51 @@ def roles_required(*roles):
         return wrapped
 
     return decorator
+
+
+# Clients that logged into an account before carry a signed cookie naming it: the per-account limit on failed
+# logins does not apply to them, so an attacker hammering an account cannot lock its owner out.
+KNOWN_CLIENT_COOKIE = "refero_known"
+KNOWN_CLIENT_DAYS = 365
+_KNOWN_MAX = 5
+
+
+def _known_serializer():
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="known-client")
+
+
+def known_user_ids() -> list[int]:
+    try:
+        ids = _known_serializer().loads(request.cookies.get(KNOWN_CLIENT_COOKIE, ""))
+    except BadSignature:
+        return []
+    return [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+
+
+def remember_client(response, user: User):
+    """Mark this client as one that logged into `user` (kept for a year)."""
+    ids = [user.id] + [i for i in known_user_ids() if i != user.id]
+    response.set_cookie(KNOWN_CLIENT_COOKIE, _known_serializer().dumps(ids[:_KNOWN_MAX]),
+                        max_age=KNOWN_CLIENT_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=current_app.session_interface.get_cookie_secure(current_app))
+    return response
+
+
+def _account_key(email: str) -> str:
+    return hashlib.sha256((email or "").strip().lower().encode()).hexdigest()
+
+
+def account_login_blocked(email: str) -> bool:
+    """Too many failed logins to this account lately, from clients that never logged into it."""
+    user = service.find_user_by_email(email or "")
+    if user is not None and user.id in known_user_ids():
+        return False
+    limit = parse(current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"])
+    return not limiter.limiter.test(limit, "login-account", _account_key(email))
+
+
+def record_failed_login(email: str) -> None:
+    limiter.limiter.hit(parse(current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]), "login-account", _account_key(email))
 
 
 def register_auth(app):

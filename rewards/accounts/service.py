@@ -5,8 +5,10 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import joinedload
+from zxcvbn import zxcvbn
 
 from rewards import audit
+from rewards.accounts import tokens
 from rewards.accounts.models import ROLES, ApiKey, User, new_session_token
 from rewards.clock import utcnow
 from rewards.contacts import normalize_email
@@ -15,6 +17,8 @@ from rewards.extensions import db
 
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 128
+# zxcvbn's score, 0 (a common password, a keyboard walk, a repeat) to 4: 3 is "safely unguessable" online.
+PASSWORD_MIN_SCORE = 3
 API_KEY_PREFIX = "rk_"
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile).
@@ -23,11 +27,22 @@ password_hasher = PasswordHasher()
 _DUMMY_HASH = password_hasher.hash("not-a-real-password-for-timing")
 
 
-def check_password_policy(password: str) -> None:
+def check_password_policy(password: str, user_inputs=()) -> None:
+    """Long enough, not too long, and not on the common-password lists (zxcvbn), nor made of the user's own details."""
     if len(password or "") < PASSWORD_MIN_LENGTH:
         raise InvalidInput(f"Password must be at least {PASSWORD_MIN_LENGTH} characters.", "password")
     if len(password) > PASSWORD_MAX_LENGTH:
         raise InvalidInput(f"Password must be at most {PASSWORD_MAX_LENGTH} characters.", "password")
+    inputs = [part for value in user_inputs if value for part in [value, *value.replace("@", " ").split()]]
+    result = zxcvbn(password, user_inputs=inputs)
+    if result["score"] < PASSWORD_MIN_SCORE:
+        hint = result["feedback"]["warning"] or "It is close to a common password or to your own details."
+        raise InvalidInput(f"This password is too easy to guess. {hint} Try a longer phrase of unrelated words.",
+                           "password")
+
+
+def hash_password(password: str) -> str:
+    return password_hasher.hash(password)
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -39,10 +54,15 @@ def create_user(email: str, password: str, role: str, name: str = "") -> User:
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of: {', '.join(ROLES)}.", "role")
     email = normalize_email(email)
-    check_password_policy(password)
+    check_password_policy(password, (email, name))
+    return add_user(email, hash_password(password), role, name)
+
+
+def add_user(email: str, password_hash: str, role: str, name: str = "") -> User:
+    """Add a user whose password was already checked and hashed (not committed). Conflict if the email is taken."""
     if find_user_by_email(email):
         raise Conflict("A user with this email already exists.", "email")
-    user = User(email=email, name=(name or "").strip(), role=role, password_hash=password_hasher.hash(password))
+    user = User(email=email, name=(name or "").strip(), role=role, password_hash=password_hash)
     db.session.add(user)
     db.session.flush()
     audit.record("user.created", user, {"role": role})
@@ -74,13 +94,26 @@ def end_sessions(user: User) -> None:
     user.session_token = new_session_token()
 
 
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches the hash (a too long password never does, and costs no hashing)."""
+    if len(password or "") > PASSWORD_MAX_LENGTH:
+        return False
+    return _verify(password_hash, password or "")
+
+
+def set_password(user: User, new_password: str, how: str = "changed") -> None:
+    """The one way a password changes: checked, hashed, every session and every emailed link of the user ended."""
+    check_password_policy(new_password, (user.email, user.name))
+    user.password_hash = hash_password(new_password)
+    end_sessions(user)
+    tokens.revoke(user=user)
+    audit.record("user.password_changed", user, {"how": how})
+
+
 def change_password(user: User, current_password: str, new_password: str) -> None:
     if not _verify(user.password_hash, current_password or ""):
         raise InvalidInput("The current password is wrong.", "current_password")
-    check_password_policy(new_password)
-    user.password_hash = password_hasher.hash(new_password)
-    end_sessions(user)
-    audit.record("user.password_changed", user)
+    set_password(user, new_password)
 
 
 def set_disabled(user: User, disabled: bool) -> None:

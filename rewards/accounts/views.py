@@ -1,12 +1,12 @@
-"""Login, logout, sign-up and the password page."""
+"""Login, logout, sign-up and its confirmation, claiming an enrolled record, password change and reset."""
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
-from rewards.accounts import service
-from rewards.accounts.forms import LoginForm, PasswordChangeForm, SignupForm
-from rewards.customers.service import enroll_customer, find_customer_by_email
+from rewards.accounts import auth, onboarding, service, tokens
+from rewards.accounts.forms import (ConfirmSignupForm, LoginForm, PasswordChangeForm, ResetRequestForm,
+                                    SetPasswordForm, SignupForm)
 from rewards.errors import DomainError
 from rewards.extensions import db, limiter
 from rewards.forms import show_error
@@ -32,25 +32,39 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
-def _login_limit():
-    return current_app.config["LOGIN_RATE_LIMIT"]
+def _limit(name):
+    return lambda: current_app.config[name]
+
+
+def _form_address():
+    """The address typed in the form: throttles per address count every spelling of it as one."""
+    return "address:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _user_key():
+    return f"user:{current_user.id}" if current_user.is_authenticated else f"client:{request.remote_addr}"
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_limit("LOGIN_RATE_LIMIT"), methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
+        if auth.account_login_blocked(form.email.data):
+            form.password.errors.append("Too many failed attempts for this account. Wait a few minutes and try "
+                                        "again, or reset your password.")
+            return render_template("accounts/login.html", form=form), 429
         user = service.authenticate(form.email.data, form.password.data)
         if user is None:
+            auth.record_failed_login(form.email.data)
             form.password.errors.append("Wrong email or password.")
         else:
-            login_user(user)
+            auth.start_session(user)
             db.session.commit()
             flash("You are logged in.", "success")
-            return redirect(safe_next(request.args.get("next")) or home_for(user))
+            return auth.remember_client(redirect(safe_next(request.args.get("next")) or home_for(user)), user)
     return render_template("accounts/login.html", form=form)
 
 
@@ -65,32 +79,109 @@ def logout():
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_limit("SIGNUP_RATE_LIMIT"), methods=["POST"])
+@limiter.limit(_limit("SIGNUP_ADDRESS_RATE_LIMIT"), key_func=_form_address, methods=["POST"])
 def signup():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = SignupForm()
     if form.validate_on_submit():
         try:
-            user = service.create_user(form.email.data, form.password.data, "customer", form.name.data)
-            # Someone enrolled earlier by staff or the API takes over their customer record.
-            customer = find_customer_by_email(user.email)
-            if customer is None:
-                enroll_customer(user.email, form.name.data, user=user)
-            elif customer.user_id is None:
-                customer.user = user
+            onboarding.request_signup(form.name.data, form.email.data, form.password.data)
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             show_error(form, exc, "email")
         else:
-            login_user(user)
-            flash("Welcome! Share your referral link to start earning.", "success")
-            return redirect(url_for("portal.home"))
+            # The same answer whether the address is new, enrolled by staff or has an account already.
+            return render_template("accounts/check_email.html", address=form.email.data.strip())
     return render_template("accounts/signup.html", form=form)
+
+
+def _link_gone():
+    return render_template("accounts/link_invalid.html", message=onboarding.LINK_GONE), 404
+
+
+@bp.route("/signup/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(_limit("RESET_RATE_LIMIT"), methods=["POST"])
+def confirm_signup(token):
+    form = ConfirmSignupForm()
+    row = tokens.find("signup", token, lock=request.method == "POST")
+    if row is None:
+        return _link_gone()
+    if form.validate_on_submit():
+        try:
+            user = onboarding.confirm_signup(row, form.password.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            show_error(form, exc, "password")
+        else:
+            auth.start_session(user)
+            flash("Your address is confirmed. Welcome! Share your referral link to start earning.", "success")
+            return auth.remember_client(redirect(url_for("portal.home")), user)
+    return render_template("accounts/confirm_signup.html", form=form, email=row.email), 422 if form.errors else 200
+
+
+@bp.route("/account/claim/<token>", methods=["GET", "POST"])
+@limiter.limit(_limit("RESET_RATE_LIMIT"), methods=["POST"])
+def claim(token):
+    form = SetPasswordForm()
+    row = tokens.find("claim", token, lock=request.method == "POST")
+    if row is None:
+        return _link_gone()
+    if form.validate_on_submit():
+        try:
+            user = onboarding.claim_account(row, form.password.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            show_error(form, exc, "password")
+        else:
+            auth.start_session(user)
+            flash("Your password is set. Welcome to your referral portal!", "success")
+            return auth.remember_client(redirect(url_for("portal.home")), user)
+    return render_template("accounts/set_password.html", form=form, email=row.email,
+                           title="Set your password"), 422 if form.errors else 200
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+@limiter.limit(_limit("RESET_RATE_LIMIT"), methods=["POST"])
+@limiter.limit(_limit("RESET_ADDRESS_RATE_LIMIT"), key_func=_form_address, methods=["POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        # Known or not, the answer and the work done before it are the same; the lookup runs after the answer.
+        onboarding.request_password_reset(form.email.data)
+        return render_template("accounts/check_email.html", address=form.email.data.strip(), reset=True)
+    return render_template("accounts/reset_request.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_limit("RESET_RATE_LIMIT"), methods=["POST"])
+def reset_password(token):
+    form = SetPasswordForm()
+    row = tokens.find("reset", token, lock=request.method == "POST")
+    if row is None:
+        return _link_gone()
+    if form.validate_on_submit():
+        try:
+            user = onboarding.reset_password(row, form.password.data)
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            show_error(form, exc, "password")
+        else:
+            auth.start_session(user)
+            flash("Your password is changed. Every other session was logged out.", "success")
+            return auth.remember_client(redirect(home_for(user)), user)
+    return render_template("accounts/set_password.html", form=form, email=row.email,
+                           title="Choose a new password"), 422 if form.errors else 200
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_limit("PASSWORD_CHANGE_RATE_LIMIT"), key_func=_user_key, methods=["POST"])
 def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
@@ -101,7 +192,7 @@ def change_password():
             db.session.rollback()
             show_error(form, exc, "current_password", {"password": "new_password"})
         else:
-            login_user(current_user._get_current_object())  # this browser keeps a session under the new token
+            auth.start_session(current_user._get_current_object())  # this browser keeps a session under the new token
             flash("Password changed. Other sessions were logged out.", "success")
             return redirect(home_for(current_user))
     return render_template("accounts/password.html", form=form)

@@ -3,7 +3,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from rewards.accounts.auth import roles_required
-from rewards.admin import service
+from rewards.accounts.onboarding import send_invitation, send_referral_link
 from rewards.admin.forms import EnrolForm
 from rewards.admin.paging import COUNT_CAP, capped_page, page_arg, url_args
 from rewards.admin.search import SEARCH_COUNT_CAP, name_or_email_matches
@@ -55,12 +55,15 @@ def new():
     if form.validate_on_submit():
         try:
             customer = enroll_customer(form.email.data, form.name.data, form.phone.data)
+            if form.invite.data:
+                send_invitation(customer)
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:
-            flash(f"{customer.name} is enrolled. Their referral link is below.", "success")
+            invited = f" An invitation to set a password is on its way to {customer.email}." if form.invite.data else ""
+            flash(f"{customer.name} is enrolled. Their referral link is below.{invited}", "success")
             return redirect(url_for("admin_customers.detail", customer_id=customer.id))
     return render_template("admin/customer_new.html", form=form), 422 if form.errors else 200
 
@@ -83,9 +86,8 @@ def detail(customer_id):
 @roles_required("coordinator")
 def resend_link(customer_id):
     customer = get_customer(customer_id)
-    link = referral_url(customer)
-    service.record_link_sent(customer, link)
+    send_referral_link(customer)
     db.session.commit()
-    flash(f"Link recorded as sent to {customer.email}. Refero does not send email yet, so please pass it on "
-          f"yourself: {link}", "info")
+    extra = " with a link to set a password" if customer.user_id is None else ""
+    flash(f"The referral link is on its way to {customer.email}{extra}.", "success")
     return redirect(url_for("admin_customers.detail", customer_id=customer.id))

@@ -1,7 +1,6 @@
-"""Staff actions outside the board: notes on referrals, and recording that a customer's link was sent."""
+"""Staff actions outside the board: notes on referrals."""
 from rewards import audit
 from rewards.admin.models import ReferralNote
-from rewards.customers.models import Customer
 from rewards.errors import InvalidInput
 from rewards.extensions import db
 from rewards.referrals.models import Referral
@@ -26,7 +25,3 @@ def notes_of(referral_id: int) -> list[ReferralNote]:
     return db.session.scalars(db.select(ReferralNote).where(ReferralNote.referral_id == referral_id)
                               .order_by(ReferralNote.created_at.desc(), ReferralNote.id.desc())).all()
 
-
-def record_link_sent(customer: Customer, url: str) -> None:
-    """Note that staff sent the customer their referral link. No email leaves Refero yet: this is the record only."""
-    audit.record("customer.link_resent", customer, {"referral_url": url, "delivered_by": "not sent: no email set up"})

@@ -4,6 +4,7 @@ from flask_login import current_user
 from rewards.api import Blueprint
 
 from rewards.accounts.auth import roles_required
+from rewards.accounts.onboarding import send_invitation
 from rewards.customers import service
 from rewards.customers.schemas import CustomerCreateSchema, CustomerSchema
 from rewards.extensions import db
@@ -19,6 +20,8 @@ class Customers(MethodView):
     def post(self, data):
         """Enrol a customer; 409 if the email is enrolled already."""
         customer = service.enroll_customer(data["email"], data["name"], data.get("phone"))
+        if data["invite"]:
+            send_invitation(customer)
         db.session.commit()
         return customer
 

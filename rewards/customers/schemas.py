@@ -10,6 +10,8 @@ class CustomerCreateSchema(InputSchema):
     email = short_text(254, required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     phone = short_text(40, load_default=None, allow_none=True)
+    invite = fields.Boolean(load_default=False, metadata={
+        "description": "Email the customer an invitation to set a portal password (with her referral link)."})
 
 
 class CustomerSchema(ma.Schema):

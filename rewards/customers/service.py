@@ -1,5 +1,4 @@
 """Enrolling customers in the referral program and finding them."""
-from flask import current_app, has_request_context, request, url_for
 
 from rewards import audit
 from rewards.accounts.models import User
@@ -8,6 +7,7 @@ from rewards.customers.models import Customer
 from rewards.contacts import normalize_email, normalize_phone
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
+from rewards.links import public_url
 
 LOCK_CHUNK = 5000
 
@@ -47,12 +47,8 @@ def get_customer_by_code(code: str) -> Customer:
 
 
 def referral_url(customer: Customer) -> str:
-    """The link a customer shares: PUBLIC_BASE_URL when set, else the host of this request."""
-    path = url_for("portal.landing", referral_code=customer.referral_code)
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if not base and has_request_context():
-        base = request.host_url
-    return (base or "http://localhost:5000").rstrip("/") + path
+    """The link a customer shares, built from PUBLIC_BASE_URL (rewards.links)."""
+    return public_url("portal.landing", referral_code=customer.referral_code)
 
 
 def lock_referrer(customer_id: int) -> None:

@@ -26,7 +26,7 @@ REQUEST_LATENCY = Histogram(
     "refero_http_request_duration_seconds", "Time to answer a request, by endpoint, method and status.",
     ["endpoint", "method", "status"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 MAIL_SENT = Counter("refero_mail_sent_total", "Messages handed to the SMTP server (or written to the outbox).")
-MAIL_FAILED = Counter("refero_mail_failed_total", "Messages that could not be sent (after the task's last retry).")
+MAIL_FAILED = Counter("refero_mail_failed_total", "Attempts to send a message that failed (each is retried later).")
 WEBHOOK_EVENTS = Counter("refero_webhook_events_total", "Stripe events by what became of them: stored (accepted), "
                          "replay, ignored, rejected (bad signature), processed.", ["outcome"])
 TASKS = Counter("refero_tasks_total", "Celery tasks finished, by task name and state (success, retry, failure).",

@@ -15,12 +15,9 @@ def payout_account(customer_id: int) -> PayoutAccount | None:
 
 
 def email_confirmed(customer: Customer) -> bool:
-    """Whether the customer's address is confirmed; without an email-confirmation feature every address counts."""
-    user = customer.user
-    confirmed = getattr(user, "email_confirmed_at", None) if user is not None else None
-    if user is not None and hasattr(user, "email_confirmed_at"):
-        return confirmed is not None
-    return True
+    """Whether the customer's address is confirmed: a customer's login exists only once a link emailed to her
+    address was opened (sign-up confirmation or the invitation of an enrolled customer), so having one is the proof."""
+    return customer.user is not None
 
 
 def apply_account_state(account: PayoutAccount, stripe_account: dict, at: datetime) -> bool:

@@ -13,6 +13,8 @@ from rewards.clock import utcnow
 from rewards.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.ledger import payouts as ledger
+from rewards.links import public_url
+from rewards.notifications import service as notifications
 from rewards.payouts.models import PayoutAccount, PayoutBatch, PayoutItem
 
 SKIP_REASONS = {"no_account": "no payout account", "not_ready": "account not ready", "below": "below minimum"}
@@ -88,6 +90,9 @@ def draft_batch(currency: str, minimum_amount: int | None, user) -> PayoutBatch:
                        f"{len(skipped)} referrer(s) left out.")
     audit.record("payout_batch.drafted", batch, {"currency": currency, "total": batch.total,
                                                  "items": len(batch.items), "skipped": len(skipped)})
+    # Four eyes: everyone else in finance learns that the draft waits for their approval.
+    notifications.notify_batch_awaiting_approval(batch.id, batch.total, currency, len(batch.items), batch.created_by_id,
+                                                 public_url("payouts_pages.batch", batch_id=batch.id))
     return batch
 
 

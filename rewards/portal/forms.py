@@ -1,6 +1,6 @@
 """Forms of the customer portal and the referee's landing page."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, StringField, SubmitField, TelField, TextAreaField
+from wtforms import BooleanField, EmailField, StringField, SubmitField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -17,3 +17,15 @@ class LandingForm(FlaskForm):
     email = EmailField("Your email", validators=[DataRequired(), Length(max=254)])
     phone = TelField("Your phone (optional)", validators=[Optional(), Length(max=40)])
     submit = SubmitField("Send my details")
+
+
+def preferences_form(kinds: dict[str, str], current: dict[str, bool]) -> FlaskForm:
+    """A checkbox per notification kind, ticked as the customer chose."""
+
+    class PreferencesForm(FlaskForm):
+        pass
+
+    for kind, label in kinds.items():
+        setattr(PreferencesForm, kind, BooleanField(label, default=current[kind]))
+    PreferencesForm.submit = SubmitField("Save")
+    return PreferencesForm()

@@ -9,8 +9,9 @@ from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
 from rewards.forms import show_error
 from rewards.ledger.balances import customer_balances
+from rewards.notifications import service as notifications
 from rewards.portal.earnings import rewards_page
-from rewards.portal.forms import LandingForm, ReferralForm
+from rewards.portal.forms import LandingForm, ReferralForm, preferences_form
 from rewards.portal.share import qr_svg, share_links
 from rewards.programs.explain import programs_in_force, referee_offer, referrer_sentence
 from rewards.referrals.service import get_referral, referrals_query, submit_referral
@@ -74,6 +75,19 @@ def new_referral():
 def referral_detail(referral_id):
     referral = get_referral(referral_id, current_user)
     return render_template("portal/referral.html", referral=referral, sources=CUSTOMER_SOURCE_WORDS)
+
+
+@bp.route("/portal/preferences", methods=["GET", "POST"])
+@roles_required("customer")
+def preferences():
+    customer = _own_customer()
+    form = preferences_form(notifications.CUSTOMER_KINDS, notifications.preferences(customer.id))
+    if form.validate_on_submit():
+        notifications.set_preferences(customer, {kind for kind in notifications.CUSTOMER_KINDS if form[kind].data})
+        db.session.commit()
+        flash("Your email preferences are saved.", "success")
+        return redirect(url_for("portal.preferences"))
+    return render_template("portal/preferences.html", form=form)
 
 
 @bp.route("/r/<referral_code>", methods=["GET", "POST"])

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from rewards import audit
+from rewards import audit, events
 from rewards.bulk import among, chunks, insert_rows
 from rewards.clock import utcnow
 from rewards.customers.service import lock_referrers
@@ -184,6 +184,8 @@ def grant_rewards(pairs: list[tuple[int, int]], _retry: bool = False) -> dict[in
     result.update(zip((row["referral_id"] for row in rows), reward_ids))
     _post_earned(rows, reward_ids)
     _audit(rows, reward_ids)
+    events.rewards_granted.send(None, reward_ids=[reward_id for row, reward_id in zip(rows, reward_ids)
+                                                  if row["status"] != "reversed"])
     return result
 
 

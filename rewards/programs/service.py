@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
-from rewards import audit
+from rewards import audit, events
 from rewards.clock import utcnow
 from rewards.customers.service import lock_referrer
 from rewards.errors import Conflict, InvalidInput, NotFound
@@ -169,10 +169,12 @@ def on_sale_refunded(sale: Sale) -> None:
             reward.clawback_amount += taken
             post_clawback(reward, taken)
             audit.record("reward.clawed_back", reward, {"amount": taken, "sale_id": sale.id})
+            events.reward_taken_back.send(reward, amount=taken)
     elif after.reversed:
         reward.status, reward.reversed_reason = "reversed", "The sale was refunded."
         post_taken_back(reward, taken, "reverse")
         audit.record("reward.reversed", reward, {"reason": "refund", "amount": taken})
+        events.reward_taken_back.send(reward, amount=taken)
     elif taken > 0:
         audit.record("reward.reduced", reward, {"from": reward.amount, "to": after.value})
         reward.amount = after.value
