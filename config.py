@@ -53,6 +53,11 @@ class Config:
     TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
     LOGIN_RATE_LIMIT = "10 per minute"
+    # The referral link page (/r/<code>): submissions per client address, and per referral code from anywhere.
+    LANDING_RATE_LIMIT_PER_CLIENT = os.environ.get("LANDING_RATE_LIMIT_PER_CLIENT", "10 per hour")
+    LANDING_RATE_LIMIT_PER_CODE = os.environ.get("LANDING_RATE_LIMIT_PER_CODE", "30 per day")
+    # Referrals one customer may make in 24 hours (portal, link and API; staff recording one are not counted).
+    REFERRALS_PER_DAY = int(os.environ.get("REFERRALS_PER_DAY", "20"))
     RATELIMIT_HEADERS_ENABLED = True
 
     API_TITLE = "Refero API"

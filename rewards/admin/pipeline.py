@@ -6,6 +6,7 @@ from sqlalchemy import func, literal_column, or_, select
 
 from rewards.admin.stats import midnight
 from rewards.audit.models import AuditEvent
+from rewards.bounds import is_digits
 from rewards.accounts.models import User
 from rewards.customers.models import Customer
 from rewards.extensions import db
@@ -55,7 +56,7 @@ def prefix_pattern(text: str) -> str:
 
 def referrer_ids(term: str) -> list[int]:
     """Customers a "referrer" filter names: a customer number, an exact email, or a name or email prefix."""
-    if term.isdigit():
+    if is_digits(term):
         return [int(term)]
     pattern = prefix_pattern(term)
     return list(db.session.scalars(select(Customer.id).where(or_(

@@ -1,15 +1,16 @@
 """The customer portal and the referee's landing page."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from rewards.accounts.auth import roles_required
+from rewards.bounds import page_arg
 from rewards.customers.service import get_customer_by_code, referral_url
 from rewards.errors import DomainError, NotFound
-from rewards.extensions import db
+from rewards.extensions import db, limiter
 from rewards.forms import show_error
 from rewards.portal.earnings import earnings_by_currency, rewards_page
 from rewards.portal.forms import LandingForm, ReferralForm
-from rewards.referrals.service import get_referral, referrals_query, submit_referral
+from rewards.referrals.service import get_referral, referrals_query, status_sentence, submit_referral
 
 bp = Blueprint("portal", __name__)
 PAGE_SIZE = 20
@@ -25,9 +26,9 @@ def _own_customer():
 @roles_required("customer")
 def home():
     customer = _own_customer()
-    page = db.paginate(referrals_query(current_user), page=request.args.get("page", 1, type=int),
+    page = db.paginate(referrals_query(current_user), page=page_arg(),
                        per_page=PAGE_SIZE, error_out=False)
-    rewards = rewards_page(customer.id, request.args.get("rewards_page", 1, type=int), PAGE_SIZE)
+    rewards = rewards_page(customer.id, page_arg("rewards_page"), PAGE_SIZE)
     return render_template("portal/home.html", customer=customer, link=referral_url(customer), page=page,
                            earnings=earnings_by_currency(customer.id), rewards=rewards)
 
@@ -55,10 +56,26 @@ def new_referral():
 @roles_required("customer")
 def referral_detail(referral_id):
     referral = get_referral(referral_id, current_user)
-    return render_template("portal/referral.html", referral=referral)
+    return render_template("portal/referral.html", referral=referral, status_message=status_sentence(referral))
+
+
+def _per_client_limit():
+    return current_app.config["LANDING_RATE_LIMIT_PER_CLIENT"]
+
+
+def _per_code_limit():
+    return current_app.config["LANDING_RATE_LIMIT_PER_CODE"]
+
+
+def _referral_code_key():
+    return f"code:{request.view_args.get('referral_code', '')[:64]}"
 
 
 @bp.route("/r/<referral_code>", methods=["GET", "POST"])
+# Sending the form is throttled per client and per code (from any number of clients): a link cannot be used to
+# flood the program with made-up leads.
+@limiter.limit(_per_client_limit, methods=["POST"])
+@limiter.limit(_per_code_limit, methods=["POST"], key_func=_referral_code_key)
 def landing(referral_code):
     try:
         referrer = get_customer_by_code(referral_code)

@@ -9,6 +9,7 @@ from wtforms import (DateField, SelectChoice, DateTimeLocalField, IntegerField, 
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from rewards.errors import InvalidInput
+from rewards.forms import amount_range, sane_date
 from rewards.programs.models import REWARD_TYPES
 
 MINOR = "in the currency's minor unit, e.g. cents"
@@ -16,7 +17,7 @@ TIER_LINE = re.compile(r"^\s*(\d+)\s*[:=]\s*([0-9.]+)\s*(%?)\s*$")
 
 
 def optional_amount(label):
-    return IntegerField(f"{label} ({MINOR}, optional)", validators=[Optional(), NumberRange(min=0)])
+    return IntegerField(f"{label} ({MINOR}, optional)", validators=[Optional(), amount_range()])
 
 
 class RulesForm(FlaskForm):
@@ -25,7 +26,7 @@ class RulesForm(FlaskForm):
     amount = optional_amount("Flat amount")
     percent = StringField("Percent of the sale (e.g. 12.5)", validators=[Optional(), Length(max=12)])
     min_sale_amount = IntegerField(f"Minimum sale ({MINOR})", default=0,
-                                   validators=[InputRequired(), NumberRange(min=0)])
+                                   validators=[InputRequired(), amount_range()])
     max_reward_amount = optional_amount("Maximum reward per referral")
     yearly_cap_amount = optional_amount("Yearly cap per referrer")
     tiers = TextAreaField("Tiers (optional): one per line, “5: 1500” (flat) or “5: 12.5%”, from the 5th "
@@ -41,7 +42,7 @@ class ProgramForm(RulesForm):
     referee_coupon_code = StringField("Coupon code for the new customer (optional)",
                                       validators=[Optional(), Length(max=64)])
     referee_credit_amount = optional_amount("Credit for the new customer")
-    effective_from = DateTimeLocalField("Effective from (UTC; empty: now)", validators=[Optional()])
+    effective_from = DateTimeLocalField("Effective from (UTC; empty: now)", validators=[Optional(), sane_date])
     submit = SubmitField("Create version")
 
 
@@ -49,8 +50,8 @@ class WhatIfForm(RulesForm):
     class Meta:
         csrf = False  # a read-only GET form: nothing changes
 
-    from_date = DateField("Sales from", validators=[DataRequired()])
-    to_date = DateField("Sales to", validators=[DataRequired()])
+    from_date = DateField("Sales from", validators=[DataRequired(), sane_date])
+    to_date = DateField("Sales to", validators=[DataRequired(), sane_date])
     submit = SubmitField("Run")
 
 

@@ -6,6 +6,7 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from rewards.accounts.auth import roles_required
+from rewards.bounds import page_arg
 from rewards.errors import DomainError
 from rewards.extensions import db
 from rewards.sales import review
@@ -25,7 +26,7 @@ class RejectForm(FlaskForm):
 @bp.route("/admin/review")
 @roles_required("coordinator")
 def queue():
-    page = db.paginate(review.review_queue_query(), page=request.args.get("page", 1, type=int), per_page=25,
+    page = db.paginate(review.review_queue_query(), page=page_arg(), per_page=25,
                        error_out=False)
     decisions = review.latest_decisions([r.id for r in page.items])
     return render_template("admin/review.html", page=page, decisions=decisions, approve_form=ApproveForm(),

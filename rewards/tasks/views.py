@@ -4,7 +4,9 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate
 
 from rewards.accounts.auth import roles_required
+from rewards.bounds import id_arg
 from rewards.errors import DomainError, InvalidInput
+from rewards.schemas import query_id
 from rewards.extensions import db
 from rewards.tasks import automatic, service
 from rewards.tasks.forms import MoveForm, TaskForm
@@ -16,13 +18,13 @@ bp = Blueprint("tasks", __name__, url_prefix="/admin/tasks")
 
 class MoveSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(TASK_STATUSES))
-    after_id = fields.Integer(allow_none=True, load_default=None)
+    after_id = query_id(allow_none=True, load_default=None)
 
 
 @bp.route("")
 @roles_required("coordinator")
 def board():
-    assignee_id = request.args.get("assignee", type=int)
+    assignee_id = id_arg("assignee")
     return render_template("tasks/board.html", columns=service.board(assignee_id), labels=STATUS_LABELS,
                            staff=service.staff_users(), assignee_id=assignee_id, today=service.today(),
                            move_form=MoveForm())
@@ -34,8 +36,8 @@ def new():
     form = TaskForm()
     form.set_assignees(service.staff_users())
     if request.method == "GET":
-        form.referral_id.data = request.args.get("referral_id", type=int)
-        form.customer_id.data = request.args.get("customer_id", type=int)
+        form.referral_id.data = id_arg("referral_id")
+        form.customer_id.data = id_arg("customer_id")
         form.title.data = request.args.get("title", "")[:200] or None
     if form.validate_on_submit() and _saved(form, lambda: service.create_task(
             {**form.fields_for_service(), "status": form.status.data}, current_user)):
