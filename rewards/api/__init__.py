@@ -25,3 +25,11 @@ class Blueprint(flask_smorest.Blueprint):
             return wrapper
 
         return decorator
+
+    def _document_pagination_metadata(self, spec, resp_doc):
+        """X-Pagination is JSON text: declared as such, so a client (or a fuzzer) reads it as one object."""
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = {
+            "description": "Pagination metadata, a JSON object: total, total_pages, first_page, last_page, page, "
+                           "previous_page, next_page (the last five only when there are items).",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaginationMetadata"}}},
+        }
