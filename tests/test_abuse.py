@@ -119,6 +119,17 @@ def _landing(client, code, email, address="198.51.100.7"):
                        environ_base=environ)
 
 
+def test_the_reported_floods_are_held_back_by_the_default_settings(client, api_as):
+    """30 anonymous referrals on one link and 100 through one customer's key were all accepted."""
+    rita = factories.customer()
+    link = [_landing(client, rita.referral_code, f"lead{i}@example.com").status_code for i in range(30)]
+    assert link.count(200) == 10 and link.count(429) == 20
+    api = api_as("customer")
+    keyed = [api.post("/api/v1/referrals", json={"referee_email": f"k{i}@example.com", "referee_name": "K"})
+             .status_code for i in range(100)]
+    assert keyed.count(201) == 20 and keyed.count(429) == 80
+
+
 def test_the_link_page_is_throttled_per_client(app, client):
     app.config["LANDING_RATE_LIMIT_PER_CLIENT"] = "3 per hour"
     rita = factories.customer()

@@ -8,6 +8,7 @@ from rewards.clock import utcnow
 from rewards.extensions import db
 from rewards.sales.models import Sale
 from tests import factories
+from tests.conftest import csrf_token
 from tests.test_sales_import import upload
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
@@ -149,8 +150,10 @@ def test_the_openapi_document_bounds_ids_and_pages(client):
     assert path_id["schema"]["maximum"] == 2**31 - 1
     page = next(p for p in spec["paths"]["/api/v1/referrals"]["get"]["parameters"] if p["name"] == "page")
     assert page["schema"]["maximum"] == 100_000
-    headers = spec["paths"]["/api/v1/referrals"]["get"]["responses"]["200"]["headers"]
-    assert "X-Pagination" in headers
+    # The header is JSON text: declared as a JSON object in `content`, not as an object-valued simple header.
+    header = spec["paths"]["/api/v1/referrals"]["get"]["responses"]["200"]["headers"]["X-Pagination"]
+    assert header["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PaginationMetadata"}
+    assert "schema" not in header
 
 
 # Pages: the same parsers for their query strings and forms.
@@ -168,6 +171,25 @@ def test_pages_refuse_out_of_range_numbers_with_422(client, login_as, role, path
     response = client.get(path)
     assert response.status_code == 422
     assert "Give a whole number between" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", [f"/admin/referrals/{HUGE}", f"/admin/customers/{HUGE}",
+                                  f"/admin/tasks/{HUGE}/edit", "/admin/referrals/" + "7" * 5000])
+def test_pages_answer_404_for_an_id_out_of_range_in_the_path(client, login_as, path):
+    login_as("admin")
+    assert client.get(path).status_code == 404
+
+
+def test_the_board_refuses_an_after_id_out_of_range(client, login_as):
+    login_as("coordinator")
+    from rewards.tasks.service import create_task
+    task = create_task({"title": "Call Frank"})
+    db.session.commit()
+    token = csrf_token(client.get("/admin/tasks").get_data(as_text=True))
+    response = client.post(f"/admin/tasks/{task.id}/move", json={"status": "doing", "after_id": HUGE},
+                           headers={"X-CSRFToken": token})
+    assert response.status_code == 422 and set(response.json) == ERROR_KEYS
+    assert "after_id" in response.json["errors"]
 
 
 @pytest.mark.parametrize("path", [
