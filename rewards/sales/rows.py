@@ -8,17 +8,19 @@ from rewards.contacts import normalize_email, normalize_phone
 from rewards.errors import InvalidInput
 
 _CURRENCY = re.compile(r"^[a-z]{3}$")
-AMOUNT_MESSAGE = f"Amount must be a whole number of minor units (cents) from 0 to {MAX_AMOUNT}, e.g. 1999."
+AMOUNT_MESSAGE = "Amount must be a whole number of minor units (cents), e.g. 1999."
 
 
 def clean_amount(value, field: str = "amount") -> int:
     if isinstance(value, str):
         value = value.strip()
-        if not (value.isascii() and value.isdigit()) or len(value) > 19:
+        if not (value.isascii() and value.isdigit()):
             raise InvalidInput(AMOUNT_MESSAGE, field)
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
+        value = int(value) if len(value) <= 19 else MAX_AMOUNT + 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInput(AMOUNT_MESSAGE, field)
+    if value > MAX_AMOUNT:
+        raise InvalidInput(f"Amount is at most {MAX_AMOUNT} minor units.", field)
     return value
 
 
