@@ -58,6 +58,10 @@ def _malformed(kind):
         invoice = se.invoice()
         invoice["status_transitions"]["paid_at"] = "yesterday"
         return se.event("invoice.paid", invoice)
+    if kind == "account-requirements-is-a-list":
+        return se.event("account.updated", {"id": "acct_1", "object": "account", "requirements": ["x"]})
+    if kind == "transfer-reversed-amount-is-text":
+        return se.event("transfer.reversed", {"id": "tr_1", "object": "transfer", "amount_reversed": "all"})
     if kind == "invoice-payment-is-a-string":
         invoice = se.invoice()
         invoice["payments"]["data"][0]["payment"] = "pi_1"
@@ -68,7 +72,8 @@ def _malformed(kind):
 @pytest.mark.parametrize("kind", ["object-is-a-list", "amount-is-text", "created-is-huge", "created-is-huge-int",
                                   "amount-too-large", "refund-without-id", "billing-is-a-string", "card-is-a-list",
                                   "nul-in-code", "currency-too-long", "checkout-amount-is-float",
-                                  "invoice-paid-at-is-text", "invoice-payment-is-a-string"])
+                                  "invoice-paid-at-is-text", "invoice-payment-is-a-string",
+                                  "account-requirements-is-a-list", "transfer-reversed-amount-is-text"])
 def test_a_signed_but_malformed_event_is_400_and_recorded_as_rejected(client, kind):
     evt = _malformed(kind)
     response = se.deliver(client, evt)

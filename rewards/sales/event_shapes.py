@@ -25,7 +25,7 @@ def text(max_length: int = 255, **kwargs):
                          **kwargs)
 
 
-def amount(**kwargs):
+def money(**kwargs):
     return fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_AMOUNT), **kwargs)
 
 
@@ -73,7 +73,7 @@ class PaymentMethodDetails(_Shape):
 
 class Payment(_Shape):
     id = text()
-    amount = amount()
+    amount = money()
     currency = currency()
     created = timestamp()
     payment_intent = text()
@@ -91,7 +91,7 @@ class Charge(Payment):
 
 class Refund(_Shape):
     id = required_id()
-    amount = amount()
+    amount = money()
     status = text(100)
 
 
@@ -101,14 +101,14 @@ class RefundList(_Shape):
 
 class RefundedCharge(Payment):
     id = required_id()
-    amount_refunded = amount()
+    amount_refunded = money()
     refunds = nested(RefundList)
 
 
 class CheckoutSession(Payment):
     id = required_id()
     payment_status = text(100)
-    amount_total = amount()
+    amount_total = money()
     customer_details = nested(Contact)
     customer_email = text(320)
     invoice = text()
@@ -132,7 +132,7 @@ class InvoicePayments(_Shape):
 
 class Invoice(Payment):
     id = required_id()
-    amount_paid = amount()
+    amount_paid = money()
     status_transitions = nested(PaidAt)
     customer_email = text(320)
     customer_phone = text(64)
@@ -149,12 +149,44 @@ class Invoice(Payment):
             raise ValidationError("Not a PaymentIntent id.", "payment_intent")
 
 
-# The objects of the event types rewards.sales handles.
+class Requirements(_Shape):
+    currently_due = fields.List(fields.String(validate=validate.Length(max=200)), allow_none=True)
+    past_due = fields.List(fields.String(validate=validate.Length(max=200)), allow_none=True)
+    disabled_reason = text(200)
+
+
+class Capabilities(_Shape):
+    transfers = text(50)
+
+
+class Account(_Shape):
+    """A connected account (account.updated): its readiness to receive transfers."""
+
+    id = required_id()
+    payouts_enabled = fields.Boolean(allow_none=True)
+    details_submitted = fields.Boolean(allow_none=True)
+    capabilities = nested(Capabilities)
+    requirements = nested(Requirements)
+
+
+class Transfer(_Shape):
+    """A transfer to a connected account (transfer.reversed)."""
+
+    id = required_id()
+    amount = money()
+    amount_reversed = money()
+    transfer_group = text()
+    destination = fields.Raw(allow_none=True)  # an account id, or the account itself when expanded
+
+
+# The objects of the event types Refero handles (sales: payments and refunds; payouts: accounts and transfers).
 OBJECT_SHAPES = {
     "checkout.session.completed": CheckoutSession,
     "invoice.paid": Invoice,
     "charge.succeeded": Charge,
     "charge.refunded": RefundedCharge,
+    "account.updated": Account,
+    "transfer.reversed": Transfer,
 }
 
 
@@ -166,6 +198,7 @@ class Event(_Shape):
     id = required_id()
     type = fields.String(required=True, validate=[validate.Length(min=1, max=100), _no_control_characters])
     created = timestamp()
+    account = text()  # the connected account, on events of the Connect endpoint
     data = fields.Nested(EventData, required=True)
 
 
