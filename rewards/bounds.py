@@ -112,13 +112,17 @@ class IdConverter(IntegerConverter):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A string literal, possessively (no backtracking); an unterminated one runs to the end of the body, so every
+# scan is linear whatever the body (the JSON parser then refuses it).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.|\\\Z)*+(?:"|\Z)', re.DOTALL)
 _JSON_BRACKETS = re.compile(rb"[\[\]{}]")
 _LONG_NUMBER = re.compile(rb"\d{%d,}" % (MAX_JSON_DIGITS + 1))
 
 
 def json_problem(body: bytes) -> str | None:
     """Why a JSON body may not be parsed at all (too deeply nested, an absurdly long number), or None."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH and not _LONG_NUMBER.search(body):
+        return None  # nearly every body: counted in C, no need to look inside its strings
     outside_strings = _JSON_STRING.sub(b'""', body)
     if _LONG_NUMBER.search(outside_strings):
         return f"Numbers in the body have at most {MAX_JSON_DIGITS} digits."
