@@ -296,3 +296,31 @@ def test_csv_import_without_a_file_is_422(api_as):
     response = api_as("coordinator").post("/api/v1/sales/import", data={"other": (io.BytesIO(b"x"), "x.csv")},
                                           content_type="multipart/form-data")
     assert_error(response, 422)
+
+
+# Found by the fuzzer: a card changed while another request deletes it.
+def test_a_task_changed_while_another_request_deletes_it_is_404_not_500(postgres, api_as):
+    import threading
+    import time
+
+    from rewards.tasks import service
+    from rewards.tasks.models import Task
+
+    api = api_as("coordinator")
+    task_id = api.post("/api/v1/tasks", json={"title": "Call Frank"}).json["id"]
+    answers = []
+
+    def patch():
+        answers.append(api.patch(f"/api/v1/tasks/{task_id}", json={"status": "doing", "title": "Call Frank now"}))
+
+    with postgres.app_context():  # another request, deleting the card, not yet committed
+        service.delete_task(service.get_task(task_id, for_change=True))
+        db.session.flush()
+        thread = threading.Thread(target=patch)
+        thread.start()
+        time.sleep(1.0)  # the PATCH is now waiting for the delete to end
+        db.session.commit()
+    thread.join(20)
+    assert answers and answers[0].status_code == 404, answers and answers[0].get_data(as_text=True)[:300]
+    assert set(answers[0].json) == ERROR_KEYS
+    assert db.session.get(Task, task_id) is None

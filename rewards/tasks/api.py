@@ -45,7 +45,7 @@ class TaskById(MethodView):
     @blp.response(200, TaskSchema)
     def patch(self, data, task_id):
         """Change some fields; `status` and `position` move the card."""
-        task = service.update_task(service.get_task(task_id), data)
+        task = service.update_task(service.get_task(task_id, for_change=True), data)
         db.session.commit()
         return task
 
@@ -53,5 +53,5 @@ class TaskById(MethodView):
     @blp.response(204)
     def delete(self, task_id):
         """Remove a card."""
-        service.delete_task(service.get_task(task_id))
+        service.delete_task(service.get_task(task_id, for_change=True))
         db.session.commit()

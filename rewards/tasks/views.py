@@ -49,7 +49,7 @@ def new():
 @bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
 @roles_required("coordinator")
 def edit(task_id):
-    task = service.get_task(task_id)
+    task = service.get_task(task_id, for_change=request.method == "POST")
     form = TaskForm(obj=task)
     form.set_assignees(service.staff_users())
     if form.validate_on_submit() and _saved(form, lambda: service.update_task(
@@ -75,7 +75,7 @@ def _saved(form, action) -> bool:
 @roles_required("coordinator")
 def move(task_id):
     """Drag and drop posts JSON {status, after_id}; the fallback form posts `status` and comes back to the board."""
-    task = service.get_task(task_id)
+    task = service.get_task(task_id, for_change=True)
     if request.is_json:
         try:
             args = MoveSchema().load(request.get_json(silent=True) or {})
@@ -104,7 +104,7 @@ def _same_site(url: str | None) -> bool:
 @bp.route("/<int:task_id>/delete", methods=["POST"])
 @roles_required("coordinator")
 def delete(task_id):
-    task = service.get_task(task_id)
+    task = service.get_task(task_id, for_change=True)
     title = task.title
     service.delete_task(task)
     db.session.commit()
