@@ -16,6 +16,15 @@ from rewards.tasks.models import PRIORITIES, TASK_STATUSES, Task
 EDITABLE = ("title", "description", "assignee_id", "due_date", "priority", "referral_id", "customer_id")
 
 
+def commit_and_keep(task: Task) -> Task:
+    """Commit, keeping the task as written for the answer: once the board's lock is released another request may
+    delete it, and reading it back then would fail."""
+    db.session.flush()
+    db.session.expunge(task)
+    db.session.commit()
+    return task
+
+
 def today() -> date:
     """The board's "today" (UTC), for due dates and overdue marks."""
     return utcnow().date()

@@ -86,8 +86,7 @@ def move(task_id):
             service.move_task(task, args["status"], position=0)
         else:
             service.move_task(task, args["status"], after_id=args["after_id"])
-        db.session.commit()
-        return jsonify(TaskSchema().dump(task))
+        return jsonify(TaskSchema().dump(service.commit_and_keep(task)))
     form = MoveForm()
     if not form.validate_on_submit():
         raise InvalidInput("Pick a column to move the card to.", "status")
