@@ -17,6 +17,28 @@ def _env_flag(name, default=False):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _development_encryption_key():
+    """A Fernet key generated once into instance/, so tax ids typed in development stay readable."""
+    from cryptography.fernet import Fernet
+
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "data_encryption_key"
+    if not path.exists():
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _check_tax_details(config):
+    """Tax details need a key; a malformed key fails at start, naming its position only."""
+    from rewards.encryption import parse_keys
+
+    keys = parse_keys(config.DATA_ENCRYPTION_KEYS)
+    if config.TAX_DETAILS_ENABLED and not keys:
+        raise RuntimeError("TAX_DETAILS_ENABLED is on but DATA_ENCRYPTION_KEYS is not set: tax ids cannot be "
+                           "stored without a key (see README.md, Finance)")
+
+
 def _development_secret_key():
     """A key generated once into instance/, so development sessions survive restarts."""
     INSTANCE_DIR.mkdir(exist_ok=True)
@@ -36,8 +58,33 @@ class Config:
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE")
+    STRIPE_CONNECT_WEBHOOK_SECRET = os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET")
+    # Payouts: requests to Stripe per second (default: Stripe's limit for the key's mode, 25 test, 100 live),
+    # transfers in flight at once, seconds before a call is given up, and the default batch minimum (minor units).
+    STRIPE_MAX_REQUESTS_PER_SECOND = float(os.environ.get("STRIPE_MAX_REQUESTS_PER_SECOND") or 0) or None
+    STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS", "30"))
+    PAYOUT_CONCURRENCY = int(os.environ.get("PAYOUT_CONCURRENCY", "8"))
+    PAYOUT_MINIMUM_AMOUNT = int(os.environ.get("PAYOUT_MINIMUM_AMOUNT", "1000"))
+    # An executor's claim on an item lapses after this long (a killed executor's items are then taken over).
+    PAYOUT_LEASE_SECONDS = float(os.environ.get("PAYOUT_LEASE_SECONDS", "120"))
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL")
     DEFAULT_PHONE_REGION = os.environ.get("DEFAULT_PHONE_REGION", "US")
+    # The business's name as customers and their friends read it (portal, referral link page, share messages).
+    BUSINESS_NAME = os.environ.get("BUSINESS_NAME", "Refero")
+    # /metrics answers loopback clients, or anyone presenting this bearer token.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN")
+    # A task taken by a worker that died is handed to another after this many seconds (longer than any task).
+    CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900"))
+    # "json": one JSON object per line (production); "text": plain lines (development, tests).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+    # Tax ids are encrypted under these keys (comma-separated Fernet keys; the first encrypts, all decrypt).
+    DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")
+    # Customers may enter tax details (legal name, country, tax id); on by default when there is a key.
+    TAX_DETAILS_ENABLED = _env_flag("TAX_DETAILS_ENABLED", default=bool(os.environ.get("DATA_ENCRYPTION_KEYS")))
+    # Who needs a tax form: paid in a calendar year at or above this, per currency, in currency units.
+    TAX_REPORTING_THRESHOLDS = os.environ.get("TAX_REPORTING_THRESHOLDS", "usd:600")
 
     # Bodies above this size are refused with 413; the CSV import raises it for itself.
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
@@ -70,13 +117,34 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
 
+class MissingSettings(RuntimeError):
+    """A production process lacks settings it cannot run without."""
+
+
+def missing_production_settings(environ=os.environ) -> list[str]:
+    """Settings a production process cannot run without, by name, that the environment lacks.
+
+    FLASK_DEBUG off needs SECRET_KEY and DATABASE_URL, and STRIPE_WEBHOOK_SECRET once STRIPE_SECRET_KEY
+    is set; REFERO_ENV=production (a real deployment, see docs/DEPLOY.md) needs PUBLIC_BASE_URL as well.
+    """
+    required = ["SECRET_KEY", "DATABASE_URL"]
+    if environ.get("STRIPE_SECRET_KEY"):
+        required.append("STRIPE_WEBHOOK_SECRET")
+    if environ.get("REFERO_ENV", "").strip().lower() == "production":
+        required.append("PUBLIC_BASE_URL")
+    return [name for name in required if not (environ.get(name) or "").strip()]
+
+
 class ProductionConfig(Config):
-    """FLASK_DEBUG off: a missing secret fails at start."""
+    """FLASK_DEBUG off: a missing secret or setting fails at start."""
 
     def __init__(self):
-        self.SECRET_KEY = os.environ.get("SECRET_KEY")
-        if not self.SECRET_KEY:
-            raise RuntimeError("SECRET_KEY must be set when FLASK_DEBUG is off (see README.md)")
+        missing = missing_production_settings()
+        if missing:
+            raise MissingSettings("; ".join(f"{name} must be set" for name in missing)
+                               + " when FLASK_DEBUG is off (see docs/DEPLOY.md)")
+        self.SECRET_KEY = os.environ["SECRET_KEY"]
+        _check_tax_details(self)
 
 
 class DevelopmentConfig(Config):
@@ -84,9 +152,13 @@ class DevelopmentConfig(Config):
 
     SESSION_COOKIE_SECURE = False
     HSTS = False
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 
     def __init__(self):
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or _development_secret_key()
+        self.DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS") or _development_encryption_key()
+        self.TAX_DETAILS_ENABLED = _env_flag("TAX_DETAILS_ENABLED", default=True)
+        _check_tax_details(self)
 
 
 class TestingConfig(Config):
@@ -101,7 +173,14 @@ class TestingConfig(Config):
     STRIPE_SECRET_KEY = None
     STRIPE_WEBHOOK_SECRET = None
     STRIPE_API_BASE = None
+    STRIPE_CONNECT_WEBHOOK_SECRET = None
+    STRIPE_MAX_REQUESTS_PER_SECOND = None
     PUBLIC_BASE_URL = None
+    METRICS_TOKEN = None
+    LOG_FORMAT = "text"
+    # A fixed key of the test suite only (32 bytes, url-safe base64): never used anywhere else.
+    DATA_ENCRYPTION_KEYS = "cmVmZXJvLXRlc3Qtc3VpdGUtb25seS1rZXktMzJieXQ="
+    TAX_DETAILS_ENABLED = True
 
 
 def config_from_environment():

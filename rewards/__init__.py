@@ -7,11 +7,18 @@ from config import config_from_environment
 def create_app(config_object=None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.config.from_object(config_object or config_from_environment())
+    register_logging(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def register_logging(app):
+    from rewards.ops.logs import register_logging as register
+
+    register(app)
 
 
 def register_extensions(app):
@@ -39,32 +46,41 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from rewards import health, vendor
+    from rewards import health, site, vendor
+    from rewards.ops.metrics import register_metrics
     from rewards.accounts.views import bp as accounts_bp
     from rewards.admin import audit_log, customers as admin_customers, referrals as admin_referrals
     from rewards.admin.views import bp as admin_bp
     from rewards.customers.api import blp as customers_api
     from rewards.extensions import api, csrf
+    from rewards.payouts import webhooks as payout_webhooks
+    from rewards.payouts.api import accounts_blp as payout_accounts_api, batches_blp as payout_batches_api
+    from rewards.payouts.views import bp as payouts_pages
     from rewards.portal.views import bp as portal_bp
     from rewards.programs.api import balances_blp, programs_blp, rewards_blp
     from rewards.programs.views import bp as programs_pages
     from rewards.referrals.api import blp as referrals_api
     from rewards.referrals.views import bp as referrals_bp
+    from rewards.reports.api import blp as reports_api
+    from rewards.reports.views import bp as reports_bp
     from rewards.sales.api import blp as sales_api
-    from rewards.sales.views import bp as review_bp
     from rewards.sales.webhooks import bp as webhooks_bp
     from rewards.tasks import automatic  # noqa: F401  (connects the automatic tasks to their events)
     from rewards.tasks.api import blp as tasks_api
     from rewards.tasks.views import bp as tasks_bp
+    from rewards.tax.views import bp as tax_bp
 
-    for blueprint in (health.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
-                      admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, review_bp, webhooks_bp,
-                      programs_pages):
+    for blueprint in (health.bp, site.bp, vendor.bp, accounts_bp, portal_bp, admin_bp, admin_referrals.bp,
+                      admin_customers.bp, audit_log.bp, tasks_bp, referrals_bp, webhooks_bp,
+                      programs_pages, reports_bp, tax_bp, payouts_pages):
         app.register_blueprint(blueprint)
+    register_metrics(app)
+    payout_webhooks.register()
     # Stripe signs its webhooks; it cannot carry our CSRF token.
     csrf.exempt(webhooks_bp)
     # The JSON API authenticates with API keys, not cookies, so CSRF tokens do not apply to it.
-    for blueprint in (customers_api, referrals_api, sales_api, tasks_api, programs_blp, rewards_blp, balances_blp):
+    for blueprint in (customers_api, referrals_api, sales_api, tasks_api, programs_blp, rewards_blp, balances_blp,
+                      reports_api, payout_accounts_api, payout_batches_api):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
 
@@ -78,9 +94,19 @@ def register_errorhandlers(app):
 def register_commands(app):
     from rewards.cli import register_cli
     from rewards.ledger.cli import ledger_cli
+    from rewards.ops.doctor import doctor
+    from rewards.payouts import tasks as payout_tasks  # noqa: F401  (the execute-batch Celery task)
+    from rewards.payouts.cli import payouts_cli
+    from rewards.programs import check  # noqa: F401  (adds the programs' caps to `ledger check`)
     from rewards.sales import tasks  # noqa: F401  (Celery tasks and beat schedule entries)
+    from rewards.reports.cli import reports_cli
     from rewards.sales.cli import register_sales_cli
+    from rewards.tax.cli import keys_cli
 
     register_cli(app)
     register_sales_cli(app)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(doctor)
+    app.cli.add_command(reports_cli)
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(payouts_cli)

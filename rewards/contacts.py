@@ -32,14 +32,30 @@ def normalize_phone(value: str | None, field: str = "phone") -> str | None:
     value = (value or "").strip()
     if not value:
         return None
-    region = current_app.config.get("DEFAULT_PHONE_REGION", "US") if has_app_context() else "US"
+    region = default_phone_region()
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput("Not a valid phone number.", field) from None
+        raise InvalidInput(f"Not a valid phone number. {phone_hint()}", field) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput("Not a valid phone number.", field)
+        raise InvalidInput(f"Not a valid phone number. {phone_hint()}", field)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def default_phone_region() -> str:
+    return (current_app.config.get("DEFAULT_PHONE_REGION") or "US").upper() if has_app_context() else "US"
+
+
+def phone_hint() -> str:
+    """The formats a phone field takes, with an example number of DEFAULT_PHONE_REGION."""
+    region = default_phone_region()
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE) \
+        or phonenumbers.example_number(region)
+    if example is None:
+        return "Write it with + and the country code, e.g. +1 201 555 0123."
+    national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return (f"Write a {region} number with its area code, e.g. {national}, "
+            f"or any number with + and its country code.")
 
 
 def canonical_email(email: str) -> str:

@@ -43,7 +43,7 @@ class TooMany(DomainError):
 
 
 def wants_json() -> bool:
-    if request.path.startswith(("/api/", "/webhooks/", "/healthz")):
+    if request.path.startswith(("/api/", "/webhooks/", "/healthz", "/readyz")):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
@@ -70,7 +70,7 @@ def handle_http_exception(error: HTTPException):
 def handle_domain_error(error: DomainError):
     db.session.rollback()
     names = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity",
-             429: "Too Many Requests"}
+             429: "Too Many Requests", 503: "Service Unavailable"}
     if wants_json():
         return jsonify(error_body(error.status, names[error.status], error.message, error.errors)), error.status
     return render_template("error.html", error=error, message=error.message), error.status

@@ -1,18 +1,29 @@
-"""GET /healthz: the app is up and its database answers."""
+"""GET /healthz (the process is up and its database answers) and GET /readyz (ready to take traffic)."""
 from flask import Blueprint
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from rewards.extensions import db
+from rewards.ops import checks
 
 bp = Blueprint("health", __name__)
 
 
 @bp.route("/healthz")
 def healthz():
-    try:
-        db.session.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        db.session.rollback()
+    ok, _ = checks.database()
+    if not ok:
         return {"status": "unavailable", "message": "The database does not answer."}, 503
     return {"status": "ok"}
+
+
+@bp.route("/readyz")
+def readyz():
+    """200 when the database, Redis (if configured) and the migrations are ready; else 503 naming what is not.
+
+    The reasons are the checks' short words; `flask --app wsgi doctor` gives the details.
+    """
+    results = checks.readiness()
+    db.session.rollback()  # end the probe's transaction: a pooled connection is not left idle in one
+    reasons = {name: "ok" if ok else words.split(" (")[0] for name, (ok, words) in results.items()}
+    if all(ok for ok, _ in results.values()):
+        return {"status": "ready", "checks": reasons}
+    return {"status": "not ready", "checks": reasons}, 503

@@ -8,3 +8,6 @@ from rewards.referrals.models import Referral  # noqa: F401
 from rewards.sales.models import Decision, Refund, Sale, StripeEvent  # noqa: F401
 from rewards.admin.models import ReferralNote  # noqa: F401
 from rewards.tasks.models import Task, TaskAutomation  # noqa: F401
+from rewards.tax.models import TaxDetails  # noqa: F401
+from rewards.payouts.models import PayoutAccount, PayoutBatch, PayoutItem, PayoutReversal  # noqa: F401
+from rewards.reports.models import ReconciliationRun  # noqa: F401

@@ -17,7 +17,7 @@ def set_security_headers(response):
     if current_app.config.get("HSTS"):
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     # Everything but static files may carry personal data: never store it in a shared or browser cache.
-    if request.endpoint not in ("static", "bootstrap.static", "vendor.asset"):
+    if request.endpoint not in ("static", "bootstrap.static", "vendor.asset", "site.favicon"):
         headers["Cache-Control"] = "no-store"
     return response
 

@@ -9,6 +9,8 @@ ASSETS = {
     "chart.js": "chart.js/dist/chart.umd.js",
     "htmx.js": "htmx.org/dist/htmx.min.js",
     "sortable.js": "sortablejs/Sortable.min.js",
+    # Accessibility checks of every page in the browser tests (axe-core).
+    "axe.js": "axe-core/axe.min.js",
 }
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")

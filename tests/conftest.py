@@ -70,6 +70,8 @@ class IsolatedClient(FlaskClient):
     def open(self, *args, **kwargs):
         if self.preserve_context:  # `with client:` asks to keep the request's context for inspection
             return super().open(*args, **kwargs)
+        # A streamed body is read (and closed) inside the request's own context, as a WSGI server does.
+        kwargs.setdefault("buffered", True)
         response = contextvars.Context().run(super().open, *args, **kwargs)
         if has_app_context():
             db.session.expire_all()  # the test's own objects see what the request wrote

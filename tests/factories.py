@@ -89,8 +89,9 @@ def sale(referral=None, amount=10000, currency="usd", occurred_at=None, **kwargs
 
 
 def qualify(referral, s):
-    """Mark the referral qualified by sale `s` and grant its reward, as sales validation does; committed."""
-    from rewards.programs.service import grant_reward
+    """Mark the referral qualified by sale `s` and grant its reward through the bulk grant every automatic grant
+    takes (grant_reward is grant_rewards of one pair); committed."""
+    from rewards.programs.granting import grant_reward
 
     referral.status = "qualified"
     s.referral_id = referral.id
@@ -109,11 +110,9 @@ def rewarded_sale(referrer=None, amount=10000, currency="usd", occurred_at=None)
 
 
 def refund(s, amount):
-    """A refund of `amount` on sale `s`, reported to the programs package as sales ingestion does; committed."""
-    from rewards.programs.service import on_sale_refunded
-    from rewards.sales.models import Refund
+    """A refund of `amount` on sale `s`, recorded through the sales door the API uses; committed."""
+    from rewards.sales.service import record_refund
 
-    s.refunds.append(Refund(external_id=f"refund-{next(_seq)}", amount=amount))
-    db.session.flush()
-    on_sale_refunded(s)
+    record_refund(s.external_id, f"refund-{next(_seq)}", amount, "api")
     db.session.commit()
+    db.session.refresh(s)

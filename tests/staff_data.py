@@ -20,7 +20,7 @@ def seed_reward(referral, amount, status="held", payable_in_days=10, currency="u
     reward = factories.qualify(referral, sale)
     if status == "paid":
         batch = batch_payable(referral.referrer_id, currency)
-        confirm_paid(referral.referrer_id, currency, batch.rewards, batch.net)
+        confirm_paid(batch.transaction.id, batch.net)
         db.session.commit()
     return reward
 

@@ -1,4 +1,4 @@
-"""Stripe events for tests: Stripe's own sample objects (shared/fixtures/stripe), wrapped and signed."""
+"""Stripe events for tests: Stripe's own sample objects (tests/fixtures/stripe), wrapped and signed."""
 import copy
 import json
 import os
@@ -7,7 +7,7 @@ import uuid
 
 import stripe
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "fixtures", "stripe")
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "stripe")
 WEBHOOK_SECRET = "whsec_test_refero"
 
 

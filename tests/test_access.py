@@ -9,11 +9,13 @@ PUBLIC = "public"       # anyone, logged in or not
 LOGGED_IN = "logged-in"  # any role
 ROLES = ("admin", "coordinator", "finance", "customer")
 # Served files, not views with rules of their own.
-NOT_VIEWS = {"static", "bootstrap.static", "vendor.asset"}
+NOT_VIEWS = {"static", "bootstrap.static", "vendor.asset", "site.favicon"}
 
 # endpoint → {method: who}; who is PUBLIC, LOGGED_IN or the roles besides admin (admin may do everything).
 ACCESS = {
     "health.healthz": {"GET": PUBLIC},
+    "health.readyz": {"GET": PUBLIC},
+    "metrics.metrics": {"GET": PUBLIC},  # loopback or METRICS_TOKEN, not roles: tests/test_ops_metrics.py
     "api-docs.openapi_json": {"GET": PUBLIC},
     "accounts.login": {"GET": PUBLIC, "POST": PUBLIC},
     "accounts.logout": {"POST": PUBLIC},
@@ -21,14 +23,16 @@ ACCESS = {
     "accounts.change_password": {"GET": LOGGED_IN, "POST": LOGGED_IN},
     "portal.landing": {"GET": PUBLIC, "POST": PUBLIC},
     "portal.home": {"GET": {"customer"}},
+    "portal.qr_code": {"GET": {"customer"}},
     "portal.new_referral": {"GET": {"customer"}, "POST": {"customer"}},
     "portal.referral_detail": {"GET": {"customer"}},
     "admin.dashboard": {"GET": {"coordinator"}},
     "admin.finance": {"GET": {"finance"}},
     "referrals.new": {"GET": {"coordinator"}, "POST": {"coordinator"}},
-    "review.queue": {"GET": {"coordinator"}},
-    "review.approve": {"POST": {"coordinator"}},
-    "review.reject": {"POST": {"coordinator"}},
+    "referrals.review_queue": {"GET": {"coordinator"}},
+    "referrals.approve": {"POST": {"coordinator"}},
+    "referrals.reject": {"POST": {"coordinator"}},
+    "referrals.bulk": {"POST": {"coordinator"}},
     "referrals_api.ApproveReferral": {"POST": {"coordinator"}},
     "referrals_api.RejectReferral": {"POST": {"coordinator"}},
     "sales_api.Sales": {"POST": {"coordinator"}},
@@ -65,6 +69,43 @@ ACCESS = {
     "tasks.settings": {"GET": {"coordinator"}, "POST": {"coordinator"}},
     "tasks_api.Tasks": {"GET": {"coordinator"}, "POST": {"coordinator"}},
     "tasks_api.TaskById": {"GET": {"coordinator"}, "PATCH": {"coordinator"}, "DELETE": {"coordinator"}},
+    "reports_api.JournalCsv": {"GET": {"finance"}},
+    "reports_api.ReferrersCsv": {"GET": {"finance"}},
+    "reports_api.PayoutsCsv": {"GET": {"finance"}},
+    "reports.payouts_csv": {"GET": {"finance"}},
+    "reports.reconciliations": {"GET": {"finance"}},
+    "reports.reconcile": {"POST": {"finance"}},
+    "reports.reconciliation_run": {"GET": {"finance"}},
+    "reports.journal_csv": {"GET": {"finance"}},
+    "reports.referrers_csv": {"GET": {"finance"}},
+    "reports.tax": {"GET": {"finance"}},
+    "reports.tax_export": {"POST": {"finance"}},
+    "reports.staff_statement": {"GET": {"finance"}},
+    "reports.staff_statement_csv": {"GET": {"finance"}},
+    "reports.my_statement": {"GET": {"customer"}},
+    "reports.my_statement_csv": {"GET": {"customer"}},
+    "tax.tax_details": {"GET": {"customer"}, "POST": {"customer"}},
+    "payouts_pages.draft": {"POST": {"finance"}},
+    "payouts_pages.batch": {"GET": {"finance"}},
+    "payouts_pages.approve": {"POST": {"finance"}},
+    "payouts_pages.cancel": {"POST": {"finance"}},
+    "payouts_pages.execute": {"POST": {"finance"}},
+    "payouts_pages.retry_item": {"POST": {"finance"}},
+    "payouts_pages.mark_paid": {"POST": {"finance"}},
+    "payouts_pages.referrer": {"GET": {"finance"}, "POST": {"finance"}},
+    "payouts_pages.portal": {"GET": {"customer"}},
+    "payouts_pages.connect": {"POST": {"customer"}},
+    "payouts_pages.onboarding_refresh": {"GET": {"customer"}},
+    "payouts_pages.onboarding_return": {"GET": {"customer"}},
+    "payouts_pages.dashboard": {"POST": {"customer"}},
+    "payout_accounts_api.PayoutAccountOfCustomer": {"GET": {"finance", "customer"}, "PUT": {"finance"}},
+    "payout_accounts_api.PayoutAccountOnboarding": {"POST": {"finance", "customer"}},
+    "payout_batches_api.PayoutBatches": {"GET": {"finance"}, "POST": {"finance"}},
+    "payout_batches_api.PayoutBatchById": {"GET": {"finance"}},
+    "payout_batches_api.CancelPayoutBatch": {"POST": {"finance"}},
+    "payout_batches_api.ApprovePayoutBatch": {"POST": {"finance"}},
+    "payout_batches_api.ExecutePayoutBatch": {"POST": {"finance"}},
+    "payout_batches_api.MarkItemPaid": {"POST": {"finance"}},
 }
 
 

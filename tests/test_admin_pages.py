@@ -11,6 +11,7 @@ from rewards.clock import utcnow
 from rewards.extensions import db
 from rewards.referrals.service import submit_referral
 from tests import factories
+from rewards.ledger.payouts import batch_payable
 from tests.staff_data import seed_dashboard, seed_reward
 
 
@@ -26,7 +27,7 @@ def test_dashboard_shows_the_period_figures(login_as, client):
     assert [figure(html, "data-status", s) for s in ("pending", "review", "qualified", "rejected", "expired")] == [
         "4", "1", "3", "0", "0"]
     assert figure(html, "data-figure", "conversion") == "37.5 %"
-    assert [figure(html, "data-reward", k) for k in ("held", "payable", "paid")] == [
+    assert [figure(html, "data-balance", k) for k in ("held", "payable", "paid")] == [
         "15.00 USD", "25.00 USD", "40.00 USD"]
     assert [figure(html, "data-funnel", k) for k in ("Referred", "Bought", "Qualified", "Reward paid")] == [
         "8", "3", "3", "1"]
@@ -38,8 +39,12 @@ def test_dashboard_shows_the_period_figures(login_as, client):
     year = client.get("/admin?days=365").get_data(as_text=True)
     assert figure(year, "data-figure", "total") == "9"
     today = utcnow().date()
-    custom = client.get(f"/admin?from={(today - timedelta(days=3)).isoformat()}&to={today.isoformat()}")
-    assert figure(custom.get_data(as_text=True), "data-figure", "total") == "3"
+    start = (today - timedelta(days=3)).isoformat()
+    custom = client.get(f"/admin?days=&from={start}&to={today.isoformat()}").get_data(as_text=True)
+    assert figure(custom, "data-figure", "total") == "3"
+    # The Period box keeps the choice: "Custom dates", with the dates in their fields.
+    assert '<option value="" selected>Custom dates</option>' in custom
+    assert f'id="from" name="from" value="{start}"' in custom
     bad = client.get("/admin?from=yesterday").get_data(as_text=True)
     assert "is not a date" in bad and figure(bad, "data-figure", "total") == "8"
 
@@ -107,6 +112,27 @@ def test_pipeline_filters_searches_sorts_and_pages(login_as, client):
     assert odd.status_code == 200 and "Unknown status “lost”: ignored." in odd.get_data(as_text=True)
 
 
+def test_search_finds_a_surname_or_part_of_an_email_anywhere(login_as, client):
+    login_as("coordinator")
+    ada = factories.customer(name="Ada Fieldtest", email="ada.lovelace@example.com")
+    factories.customer(name="Bo Other", email="bo@example.com")
+    factories.referral(ada, referee_name="Mia Fieldtest-Nguyen", email="mia.n@shop.example.org")
+    factories.referral(ada, referee_name="Noah Park", email="noah@example.org")
+    assert _pipeline_names(client.get("/admin/referrals?q=fieldtest").get_data(as_text=True)) == [
+        "Mia Fieldtest-Nguyen"]
+    assert _pipeline_names(client.get("/admin/referrals?q=NGUYEN").get_data(as_text=True)) == [
+        "Mia Fieldtest-Nguyen"]
+    assert _pipeline_names(client.get("/admin/referrals?q=shop.exa").get_data(as_text=True)) == [
+        "Mia Fieldtest-Nguyen"]
+    assert _pipeline_names(client.get("/admin/referrals?q=pa").get_data(as_text=True)) == ["Noah Park"]
+    assert _pipeline_names(client.get("/admin/referrals?referrer=lovelace").get_data(as_text=True)) == [
+        "Noah Park", "Mia Fieldtest-Nguyen"]
+    customers = client.get("/admin/customers?q=fieldtest").get_data(as_text=True)
+    assert "Ada Fieldtest" in customers and "Bo Other" not in customers
+    assert "Ada Fieldtest" in client.get("/admin/customers?q=lovelace@").get_data(as_text=True)
+    assert "Ada Fieldtest" not in client.get("/admin/customers?q=100%25").get_data(as_text=True)
+
+
 def test_pipeline_pages_through_results(login_as, client, monkeypatch):
     from rewards.admin import referrals
 
@@ -130,14 +156,16 @@ def test_referral_detail_shows_sale_reward_history_and_takes_notes(login_as, pag
     coordinator = login_as("coordinator")
     html = client.get(f"/admin/referrals/{referral.id}").get_data(as_text=True)
     assert "Nia Note" in html and "Rita Referrer" in html and "sale-" in html and "12.34 USD" in html
-    assert "referral.created" in html and "the system" in html
+    history = re.search(r'id="history".*?</ol>', html, re.S).group(0)
+    assert "Referred, through our team." in history and "by " + "the system" in history
+    assert 'Reward</a> of 12.34 USD granted' in history and 'href="#reward"' in history
     assert 'id="decision"' in html and 'id="new-task"' in html
 
     added = pages.submit(f"/admin/referrals/{referral.id}/notes", {"body": "Called, will buy next week."},
                          form_path=f"/admin/referrals/{referral.id}", follow_redirects=True).get_data(as_text=True)
     assert "Note added." in added and "Called, will buy next week." in added
     history = re.search(r'id="history".*?</ol>', added, re.S).group(0)
-    assert "referral.note_added</strong> by " + coordinator.email in history
+    assert 'Note</a> added.' in history and "by " + coordinator.email in history
     empty = pages.submit(f"/admin/referrals/{referral.id}/notes", {"body": "  "},
                          form_path=f"/admin/referrals/{referral.id}", follow_redirects=True)
     assert "Write something in the note." in empty.get_data(as_text=True)
@@ -182,6 +210,17 @@ def test_customer_detail_lists_referrals_and_rewards(login_as, client):
     assert "Paid Pat" in html and "50.00 USD" in html and "Resend link" not in html
 
 
+def test_audit_log_speaks_in_record_names_and_currency_units(login_as, client):
+    reward = seed_reward(factories.referral(), 2500)
+    batch_payable(reward.referrer_id, "usd", at=utcnow() + timedelta(days=30))
+    db.session.commit()
+    login_as("coordinator")
+    html = client.get("/admin/audit").get_data(as_text=True)
+    assert '<option value="referrals">Referral</option>' in html and '>referral_notes<' not in html
+    assert "amount: 25.00 USD" in html and "amount: 2500" not in html
+    assert f"Reward #{reward.id}" in html
+
+
 def test_audit_log_filters_by_actor_action_entity_and_date(login_as, pages, client):
     factories.customer()
     coordinator = login_as("coordinator")
@@ -190,12 +229,14 @@ def test_audit_log_filters_by_actor_action_entity_and_date(login_as, pages, clie
     def actions(query=""):
         table = re.search(r'id="audit-events".*?</table>', client.get(f"/admin/audit{query}").get_data(as_text=True),
                           re.S).group(0)
-        return re.findall(r"<td>([a-z_]+\.[a-z_]+)</td>", table)
+        return re.findall(r'<td data-label="Action">([a-z_]+\.[a-z_]+)</td>', table)
 
     assert sorted(actions()) == ["customer.enrolled", "task.created"]
     assert actions(f"?actor={coordinator.email}") == ["task.created"]
     assert actions("?action=customer.") == ["customer.enrolled"]
     assert actions("?entity=tasks") == ["task.created"]
+    assert actions("?action=task") == ["task.created"] and actions("?action=Created") == ["task.created"]
+    assert actions("?action=enrolled") == ["customer.enrolled"] and actions("?action=task.moved") == []
     assert actions("?actor=nobody@example.com") == []
     tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
     assert actions(f"?date_from={tomorrow}") == []
@@ -213,3 +254,17 @@ def test_navigation_offers_each_role_its_pages(login_as, client):
     labels = re.findall(r'nav-link[^"]*" href="[^"]+"[^>]*>([^<]+)<', nav.group(0))
     assert labels == ["Referrals", "Customers", "Finance", "Password"]
     assert 'class="nav-link active" href="/admin/referrals" aria-current="page"' in nav.group(0)
+
+
+def test_customers_list_shows_referrals_qualified_and_balance_per_currency(login_as, client):
+    login_as("finance")
+    rita = factories.customer(name="Rita Referrer")
+    seed_reward(factories.referral(rita, email="a@example.org"), 2500)
+    seed_reward(factories.referral(rita, email="b@example.org"), 1000, status="paid", payable_in_days=-1)
+    seed_reward(factories.referral(rita, email="c@example.org"), 500, currency="eur")
+    factories.referral(rita, email="d@example.org")
+    html = client.get("/admin/customers").get_data(as_text=True)
+    row = re.search(rf'data-customer="{rita.id}".*?</tr>', html, re.S).group(0)
+    assert re.search(r'data-figure="referrals">4<', row) and re.search(r'data-figure="qualified">3<', row)
+    balance = re.sub(r"<[^>]+>", " ", re.search(r'data-figure="balance">(.*?)</td>', row, re.S).group(1)).split()
+    assert " ".join(balance) == "5.00 EUR 25.00 USD"

@@ -46,7 +46,7 @@ def test_coordinator_filters_opens_a_referral_and_works_the_task_through_the_boa
     assert page.locator('[data-status="qualified"]').inner_text() == "3"
     assert page.locator('[data-status="review"]').inner_text() == "2"
     assert page.locator('[data-figure="conversion"]').inner_text() == "30.0 %"
-    assert page.locator('[data-reward="payable"]').inner_text() == "25.00 USD"
+    assert page.locator('[data-balance="payable"]').inner_text() == "25.00 USD"
     page.wait_for_function("Chart.getChart('trend-chart') && Chart.getChart('funnel-chart')")
     screenshot(page, "dashboard")
 

@@ -33,7 +33,7 @@ def test_customer_signs_up_refers_and_sees_link_referral(new_page, screenshot):
 
     referee = new_page()
     referee.goto(link)
-    assert referee.get_by_text("Paula Portal thinks you will like us").is_visible()
+    assert referee.get_by_role("heading", name="Paula Portal invites you to Refero").is_visible()
     referee.get_by_label("Your name").fill("Gina Guest")
     referee.get_by_label("Your email").fill("gina@example.com")
     referee.get_by_role("button", name="Send my details").click()

@@ -9,10 +9,11 @@ from sqlalchemy.exc import IntegrityError
 from rewards.errors import Conflict, InvalidInput
 from rewards.extensions import db
 from rewards.ledger.balances import customer_balances
-from rewards.ledger.check import check_ledger
+from rewards.ledger.check import check_ledger, unbalanced_transactions
 from rewards.ledger.models import LedgerEntry, LedgerTransaction
 from rewards.ledger.payouts import batch_payable, confirm_paid, reverse_transfer
-from rewards.ledger.service import Leg, UnbalancedTransaction, expense_account, post, referrer_account
+from rewards.ledger.service import (AccountRef, Leg, NewTransaction, UnbalancedTransaction, expense_account, post,
+                                    post_many, referrer_account)
 from rewards.programs.models import Reward
 from tests import factories
 
@@ -26,7 +27,7 @@ def referrer(app):
 
 
 def usd(customer):
-    return next(b for b in customer_balances(customer.id) if b["currency"] == "usd")
+    return next(b for b in customer_balances(customer.id) if b.currency == "usd").as_dict()
 
 
 def test_post_refuses_legs_that_do_not_sum_to_zero_per_currency(referrer):
@@ -133,30 +134,32 @@ def test_payout_legs_move_earned_through_transit_to_paid_out(referrer):
     batch = batch_payable(referrer.id, "usd", at=LATER, idempotency_key="item-1")
     db.session.commit()
     assert [r.status for r in rewards] == ["batched", "batched"]
-    assert usd(referrer) == {"currency": "usd", "held": 0, "payable": 0, "batched": 2000, "paid": 0, "debt": 0}
-    confirm_paid(referrer.id, "usd", batch.rewards, batch.net, idempotency_key="transfer-tr_1")
-    confirm_paid(referrer.id, "usd", batch.rewards, batch.net, idempotency_key="transfer-tr_1")  # a retry
+    assert usd(referrer) == {"currency": "usd", "earned": 2000, "held": 0, "payable": 0, "batched": 2000,
+                              "paid": 0, "reversed": 0, "owed": 0}
+    paid = confirm_paid(batch.transaction.id, batch.net, reference="tr_1")
+    assert confirm_paid(batch.transaction.id, batch.net, reference="tr_1") == paid  # a retry
     db.session.commit()
     assert [r.status for r in rewards] == ["paid", "paid"]
     assert usd(referrer)["paid"] == 2000 and usd(referrer)["batched"] == 0
-    with pytest.raises(Conflict):
-        confirm_paid(referrer.id, "usd", batch.rewards, batch.net)
+    with pytest.raises(Conflict):  # a retry that claims another amount
+        confirm_paid(batch.transaction.id, batch.net - 1)
     assert check_ledger() == []
 
 
 def test_a_reversed_transfer_returns_to_earned_and_is_paid_again(referrer):
     factories.rewarded_sale(referrer)
     batch = batch_payable(referrer.id, "usd", at=LATER)
-    confirm_paid(referrer.id, "usd", batch.rewards, batch.net)
+    confirm_paid(batch.transaction.id, batch.net)
     reverse_transfer(referrer.id, "usd", 400, idempotency_key="trr_1")
     reverse_transfer(referrer.id, "usd", 400, idempotency_key="trr_1")  # the same reversal reported twice
     db.session.commit()
-    assert usd(referrer) == {"currency": "usd", "held": 0, "payable": 400, "batched": 0, "paid": 600, "debt": 0}
+    assert usd(referrer) == {"currency": "usd", "earned": 1000, "held": 0, "payable": 400, "batched": 0,
+                              "paid": 600, "reversed": 0, "owed": 0}
     with pytest.raises(InvalidInput):
-        reverse_transfer(referrer.id, "usd", 601)
+        reverse_transfer(referrer.id, "usd", 601, idempotency_key="trr_2")
     again = batch_payable(referrer.id, "usd", at=LATER)
     assert (again.rewards, again.net) == ([], 400)
-    confirm_paid(referrer.id, "usd", [], again.net)
+    confirm_paid(again.transaction.id, again.net)
     db.session.commit()
     assert usd(referrer)["paid"] == 1000
     assert check_ledger() == []
@@ -196,3 +199,36 @@ def test_concurrent_batches_of_one_referrer_take_each_reward_once(postgres, refe
     assert results == {"first": 3000, "second": None}
     assert usd(referrer)["batched"] == 3000
     assert check_ledger() == []
+
+
+def test_post_many_checks_every_transaction_before_writing_any(referrer):
+    good = NewTransaction("earn", [Leg(AccountRef("reward_expense", "usd"), -100),
+                                   Leg(AccountRef("referrer_earned", "usd", referrer.id), 100)])
+    bad = NewTransaction("earn", [Leg(AccountRef("reward_expense", "usd"), -100),
+                                  Leg(AccountRef("referrer_earned", "eur", referrer.id), 100)])
+    with pytest.raises(UnbalancedTransaction):
+        post_many([good, bad])
+    assert db.session.scalar(sa.select(sa.func.count(LedgerTransaction.id))) == 0
+    first, nothing = post_many([good, NewTransaction("noop", [Leg(AccountRef("reward_expense", "usd"), 0)])])
+    assert first is not None and nothing is None
+    keyed = NewTransaction("earn", good.legs, idempotency_key="earn:test")
+    assert post_many([keyed]) == post_many([keyed])  # a replay answers the first transaction
+    assert db.session.scalar(sa.select(sa.func.count(LedgerTransaction.id))) == 2
+    assert unbalanced_transactions() == []
+
+
+def test_the_bulk_grant_writes_its_ledger_rows_through_the_balance_check(referrer, monkeypatch):
+    """The bulk grant (every automatic grant) may not write legs the ledger has not checked."""
+    from rewards.ledger import postings
+    from rewards.programs.granting import grant_rewards
+
+    def lopsided(reward_id, referrer_id, currency, amount):
+        return NewTransaction("earn", [Leg(AccountRef("reward_expense", currency), -amount, reward_id),
+                                       Leg(AccountRef("referrer_earned", currency, referrer_id), amount + 1, reward_id)])
+
+    monkeypatch.setattr(postings, "earning", lopsided)
+    monkeypatch.setattr("rewards.programs.granting.earning", lopsided, raising=False)
+    r = factories.referral(referrer, created_at=datetime(2026, 2, 28, tzinfo=timezone.utc), status="qualified")
+    s = factories.sale(r)
+    with pytest.raises(UnbalancedTransaction):
+        grant_rewards([(r.id, s.id)])

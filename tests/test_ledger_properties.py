@@ -2,6 +2,7 @@
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+import uuid
 
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
@@ -16,10 +17,10 @@ from rewards.ledger.check import check_ledger
 from rewards.ledger.models import LedgerEntry
 from rewards.ledger.payouts import batch_payable, confirm_paid, reverse_transfer
 from rewards.ledger.service import referrer_balances
-from rewards.programs.granting import grant_rewards
+from rewards.programs.granting import grant_reward, grant_rewards
 from rewards.programs.models import Program, Reward
 from rewards.programs.rules import year_bounds
-from rewards.programs.service import create_program, grant_reward, on_sale_refunded
+from rewards.programs.service import create_program, on_sale_refunded
 from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 from tests import factories
@@ -148,13 +149,13 @@ class LedgerMachine(RuleBasedStateMachine):
         db.session.commit()
         if batched is not None:
             assert 0 <= batched.netted <= batched.gross and batched.net == batched.gross - batched.netted
-            self.in_transit.append((batched.customer_id, currency, [r.id for r in batched.rewards], batched.net))
+            self.in_transit.append((batched.customer_id, currency, batched.transaction.id, batched.net))
 
     @precondition(lambda self: self.in_transit)
     @rule(pick=st.integers(0, 50))
     def transfer_arrives(self, pick):
-        customer_id, currency, reward_ids, net = self.in_transit.pop(pick % len(self.in_transit))
-        confirm_paid(customer_id, currency, [db.session.get(Reward, i) for i in reward_ids], net)
+        customer_id, currency, batch_transaction_id, net = self.in_transit.pop(pick % len(self.in_transit))
+        confirm_paid(batch_transaction_id, net)
         db.session.commit()
         self.paid[(customer_id, currency)] += net
 
@@ -163,7 +164,7 @@ class LedgerMachine(RuleBasedStateMachine):
         key = (self.referrers[who], currency)
         amount = self.paid[key] * share // 100
         if amount > 0:
-            reverse_transfer(key[0], currency, amount)
+            reverse_transfer(key[0], currency, amount, idempotency_key=f"transfer_reversal:{uuid.uuid4().hex}")
             db.session.commit()
             self.paid[key] -= amount
 

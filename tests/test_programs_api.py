@@ -110,7 +110,8 @@ def test_a_customer_sees_only_their_own_rewards_and_balance(api_as, rewards_of_t
     assert api.get(f"/api/v1/customers/{bob.id}/balance").status_code == 404
     balance = api.get(f"/api/v1/customers/{rita.id}/balance")
     assert balance.status_code == 200
-    assert balance.json == [{"currency": "usd", "held": 1000, "payable": 1000, "paid": 0, "batched": 0, "debt": 0}]
+    assert balance.json == [{"currency": "usd", "held": 1000, "payable": 1000, "paid": 0, "batched": 0, "earned": 2000,
+                             "reversed": 0, "owed": 0}]
 
 
 def test_balance_of_unknown_customer_is_404_and_of_a_new_one_empty(api_as, app):

@@ -11,7 +11,8 @@ from rewards.ledger.check import check_ledger
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
 from rewards.programs.granting import grant_rewards
 from rewards.programs.models import Reward
-from rewards.programs.service import grant_reward, on_sale_refunded
+from rewards.programs.granting import grant_reward
+from rewards.programs.service import on_sale_refunded
 from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 from tests import factories

@@ -7,7 +7,7 @@ from rewards.extensions import db
 from rewards.ledger.balances import customer_balances
 from rewards.ledger.check import check_ledger
 from rewards.ledger.payouts import batch_payable, confirm_paid
-from rewards.programs.service import grant_reward
+from rewards.programs.granting import grant_reward
 from tests import factories
 
 MARCH = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
@@ -20,7 +20,7 @@ def referrer(app):
 
 
 def balance_of(customer, currency="usd"):
-    return next(b for b in customer_balances(customer.id) if b["currency"] == currency)
+    return next(b for b in customer_balances(customer.id) if b.currency == currency).as_dict()
 
 
 @pytest.mark.parametrize("percent, sale_amount, expected", [
@@ -84,7 +84,7 @@ def test_zero_decimal_currency(referrer):
     reward = factories.rewarded_sale(referrer, amount=1234, currency="jpy")
     assert reward.amount == 93  # ¥92.55 → ¥93: yen have no minor unit below 1
     assert factories.rewarded_sale(referrer, amount=100000, currency="jpy").amount == 2000
-    assert [b["currency"] for b in customer_balances(referrer.id)] == ["jpy"]
+    assert [b.currency for b in customer_balances(referrer.id)] == ["jpy"]
 
 
 def test_sale_is_rewarded_by_the_version_in_force_when_it_happened(referrer):
@@ -128,24 +128,24 @@ def test_refund_after_payout_leaves_a_debt_the_next_payout_nets_off(referrer):
     factories.program(amount=1000)
     first = factories.rewarded_sale(referrer, amount=10000)
     batch = batch_payable(referrer.id, "usd", at=LATER)
-    confirm_paid(referrer.id, "usd", batch.rewards, batch.net)
+    confirm_paid(batch.transaction.id, batch.net)
     db.session.commit()
     assert (batch.net, first.status) == (1000, "paid")
 
     factories.refund(first.sale, 10000)
     assert (first.status, first.clawback_amount) == ("paid", 1000)
-    assert balance_of(referrer) == {"currency": "usd", "held": 0, "payable": 0, "batched": 0, "paid": 1000,
-                                    "debt": 1000}
+    assert balance_of(referrer) == {"currency": "usd", "earned": 1000, "held": 0, "payable": 0, "batched": 0,
+                                    "paid": 1000, "reversed": 1000, "owed": 1000}
     assert check_ledger() == []
 
     factories.rewarded_sale(referrer, occurred_at=MARCH + timedelta(days=1))
     factories.rewarded_sale(referrer, occurred_at=MARCH + timedelta(days=2))
     second = batch_payable(referrer.id, "usd", at=LATER)
     assert (second.gross, second.netted, second.net) == (2000, 1000, 1000)
-    confirm_paid(referrer.id, "usd", second.rewards, second.net)
+    confirm_paid(second.transaction.id, second.net)
     db.session.commit()
-    assert balance_of(referrer) == {"currency": "usd", "held": 0, "payable": 0, "batched": 0, "paid": 2000,
-                                    "debt": 0}
+    assert balance_of(referrer) == {"currency": "usd", "earned": 3000, "held": 0, "payable": 0, "batched": 0,
+                                    "paid": 2000, "reversed": 1000, "owed": 0}
     assert check_ledger() == []
 
 
@@ -153,14 +153,14 @@ def test_a_debt_larger_than_the_next_payout_is_never_a_negative_transfer(referre
     factories.program(reward_type="percent", percent="10")
     big = factories.rewarded_sale(referrer, amount=50000)
     batch = batch_payable(referrer.id, "usd", at=LATER)
-    confirm_paid(referrer.id, "usd", batch.rewards, batch.net)
+    confirm_paid(batch.transaction.id, batch.net)
     factories.refund(big.sale, 50000)
     factories.rewarded_sale(referrer, amount=20000)
     nothing_to_send = batch_payable(referrer.id, "usd", at=LATER)
     assert (nothing_to_send.gross, nothing_to_send.netted, nothing_to_send.net) == (2000, 2000, 0)
-    confirm_paid(referrer.id, "usd", nothing_to_send.rewards, 0)
+    confirm_paid(nothing_to_send.transaction.id, 0)
     db.session.commit()
-    assert balance_of(referrer)["debt"] == 3000
+    assert balance_of(referrer)["owed"] == 3000
     assert check_ledger() == []
 
 
@@ -172,5 +172,5 @@ def test_refund_of_a_batched_reward_is_a_debt_not_an_edit_of_the_batch(referrer)
     factories.refund(reward.sale, 10000)
     assert (reward.status, reward.amount, reward.clawback_amount) == ("batched", 1000, 1000)
     assert balance_of(referrer)["batched"] == batch.net == 1000
-    assert balance_of(referrer)["debt"] == 1000
+    assert balance_of(referrer)["owed"] == 1000
     assert check_ledger() == []

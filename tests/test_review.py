@@ -10,6 +10,7 @@ from rewards.extensions import db
 from rewards.programs.models import Reward
 from rewards.referrals.models import Referral
 from rewards.sales.models import Decision, Sale
+from rewards.tasks.models import Task
 from tests import factories
 from tests.conftest import csrf_token
 
@@ -130,3 +131,91 @@ def test_revalidate_cli_reweighs_pending_referrals_after_a_program_change(runner
         "buyer_matches_referee", "attribution_window", "new_buyer", "minimum_amount", "not_self_referral",
         "earliest_referral"]
     assert runner.invoke(args=["ledger", "check"]).exit_code == 0
+
+
+
+def _more_flagged(referrer, n: int) -> list[Referral]:
+    """n more referrals of the flagged one's referrer, each bought with her card again: in review."""
+    from rewards.sales.validation import revalidate
+
+    referrals = [factories.referral(referrer, email=f"friend{i}@example.com", created_at=utcnow() - timedelta(days=2))
+                 for i in range(n)]
+    for i in range(n):
+        db.session.add(Sale(external_id=f"friend-{i}", email=f"friend{i}@example.com", amount=7000, currency="usd",
+                            occurred_at=utcnow(), payment_fingerprint="card-rita", source="api"))
+    db.session.commit()
+    revalidate()
+    db.session.commit()
+    return referrals
+
+
+def _review_tasks():
+    return {t.referral_id: t.status for t in db.session.scalars(
+        db.select(Task).where(Task.auto_key.startswith("review_referral")))}
+
+
+def test_queue_shows_links_and_the_reward_at_stake(login_as, client, flagged):
+    login_as("coordinator")
+    page = client.get("/admin/review").get_data(as_text=True)
+    assert f'href="/admin/referrals/{flagged.id}"' in page
+    assert f'href="/admin/customers/{flagged.referrer_id}"' in page
+    assert "frank-1" in page and "50.00 USD" in page
+    assert "Approving grants <strong>10.00 USD</strong>" in page
+
+
+def test_bulk_approval_decides_each_and_closes_their_review_tasks(login_as, client, flagged):
+    others = _more_flagged(flagged.referrer, 2)
+    assert _review_tasks() == {r.id: "todo" for r in [flagged, *others]}
+    login_as("coordinator")
+    token = csrf_token(client.get("/admin/review").get_data(as_text=True))
+    response = client.post("/admin/review/bulk", data={"csrf_token": token, "action": "approve",
+                                                       "referral_ids": [flagged.id, others[0].id]})
+    assert response.status_code == 302
+    statuses = {r.id: db.session.get(Referral, r.id).status for r in [flagged, *others]}
+    assert statuses == {flagged.id: "qualified", others[0].id: "qualified", others[1].id: "review"}
+    assert _review_tasks() == {flagged.id: "done", others[0].id: "done", others[1].id: "todo"}
+    assert db.session.scalar(db.select(db.func.count(Reward.id))) == 2
+    page = client.get("/admin/review").get_data(as_text=True)
+    assert "2 referrals approved" in page
+
+    no_reason = client.post("/admin/review/bulk", data={"csrf_token": token, "action": "reject",
+                                                        "referral_ids": [others[1].id, flagged.id]})
+    assert "Give the reason" in client.get(no_reason.headers["Location"]).get_data(as_text=True)
+    client.post("/admin/review/bulk", data={"csrf_token": token, "action": "reject", "reason": "Same card.",
+                                            "referral_ids": [others[1].id, flagged.id]})
+    assert db.session.get(Referral, others[1].id).status == "rejected"
+    assert _review_tasks()[others[1].id] == "done"
+    page = client.get("/admin/review").get_data(as_text=True)
+    assert "1 referral rejected" in page
+    assert f"Referral #{flagged.id} was not rejected" in page  # already qualified: refused, nothing changed
+    assert db.session.get(Referral, flagged.id).status == "qualified"
+
+
+def test_create_a_task_from_a_referral_opens_its_open_automatic_task(login_as, client, flagged):
+    login_as("coordinator")
+    response = client.get(f"/admin/tasks/new?referral_id={flagged.id}")
+    task_id = db.session.scalar(db.select(Task.id).filter_by(auto_key=f"review_referral:referral:{flagged.id}"))
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/admin/tasks/{task_id}/edit")
+
+
+def _decision_text(client, referral_id):
+    import re
+
+    html = client.get(f"/admin/referrals/{referral_id}").get_data(as_text=True)
+    return re.sub(r"<[^>]+>", "", re.search(r'id="decision-sentence">(.*?)</p>', html, re.S).group(1))
+
+
+def test_referral_page_decision_agrees_with_status_and_history(login_as, client, flagged):
+    coordinator = login_as("coordinator")
+    assert _decision_text(client, flagged.id).startswith("Waiting for a coordinator: a check flagged sale frank-1")
+    client.post("/admin/review/bulk", data={"csrf_token": csrf_token(client.get("/admin/review").get_data(
+        as_text=True)), "action": "approve", "referral_ids": [flagged.id]})
+    text = _decision_text(client, flagged.id)
+    assert text.startswith(f"Qualified: approved by {coordinator.email} on ") and "sale frank-1 of 50.00 USD" in text
+    html = client.get(f"/admin/referrals/{flagged.id}").get_data(as_text=True)
+    assert "Sent to review: a check flagged" in html and "Approved after review: qualifies with" in html
+    assert f'href="#sale-{db.session.scalar(db.select(Sale.id).filter_by(external_id="frank-1"))}"' in html
+    assert "Reward</a> of 10.00 USD granted" in html
+
+    waiting = factories.referral(flagged.referrer, email="nobody@example.com")
+    assert _decision_text(client, waiting.id).startswith("Waiting for the referee's first purchase, until ")

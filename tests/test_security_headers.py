@@ -39,12 +39,13 @@ def production_app(migrated):
     from tests.conftest import IsolatedClient
 
     import os
-    os.environ["SECRET_KEY"] = "production-test-key"
+    os.environ.update(SECRET_KEY="production-test-key", DATABASE_URL=migrated)
     try:
         config = ProductionConfig()
     finally:
-        del os.environ["SECRET_KEY"]
+        del os.environ["SECRET_KEY"], os.environ["DATABASE_URL"]
     config.SQLALCHEMY_DATABASE_URI = migrated
+    config.LOG_FORMAT = "text"  # JSON lines would go to this test process's standard error
     app = create_app(config)
     app.test_client_class = IsolatedClient
     return app

@@ -1,16 +1,17 @@
 """Staff pages for customers: list and search, detail with referrals and rewards, enrolment, resending the link."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from rewards.accounts.auth import roles_required
 from rewards.admin import service
 from rewards.admin.forms import EnrolForm
-from rewards.admin.paging import capped_page, page_arg, url_args
-from rewards.admin.pipeline import prefix_pattern
+from rewards.admin.paging import COUNT_CAP, capped_page, page_arg, url_args
+from rewards.admin.search import SEARCH_COUNT_CAP, name_or_email_matches
 from rewards.customers.models import Customer
 from rewards.customers.service import enroll_customer, get_customer, referral_url
 from rewards.errors import DomainError
 from rewards.extensions import db
+from rewards.ledger.balances import balances, customer_balances
 from rewards.programs.models import Reward
 from rewards.referrals.models import Referral
 
@@ -24,11 +25,27 @@ def index():
     q = (request.args.get("q") or "").strip()
     query = select(Customer).order_by(Customer.created_at.desc(), Customer.id.desc())
     if q:
-        pattern = prefix_pattern(q)
-        query = query.where(or_(func.lower(Customer.name).like(pattern, escape="\\"),
-                                Customer.email.like(pattern, escape="\\")))
-    page = capped_page(query, page_arg(), PAGE_SIZE)
-    return render_template("admin/customers.html", page=page, q=q, url_args=url_args)
+        query = query.where(name_or_email_matches(Customer.name, Customer.email, q))
+    page = capped_page(query, page_arg(), PAGE_SIZE, cap=SEARCH_COUNT_CAP if q else COUNT_CAP)
+    return render_template("admin/customers.html", page=page, q=q, url_args=url_args,
+                           totals=list_totals([c.id for c in page.items]))
+
+
+def list_totals(customer_ids: list[int]) -> dict[int, dict]:
+    """Per customer of a list page: referrals, qualified ones, and per currency the money earned and not yet paid
+    (on hold, payable or in a payout), read from the one balance read model (rewards.ledger.balances)."""
+    totals = {cid: {"referrals": 0, "qualified": 0, "balances": {}} for cid in customer_ids}
+    if not customer_ids:
+        return totals
+    for referrer_id, status, count in db.session.execute(
+            select(Referral.referrer_id, Referral.status, func.count()).where(Referral.referrer_id.in_(customer_ids))
+            .group_by(Referral.referrer_id, Referral.status)):
+        totals[referrer_id]["referrals"] += count
+        if status == "qualified":
+            totals[referrer_id]["qualified"] += count
+    for customer_id, per_currency in balances(customer_ids).items():
+        totals[customer_id]["balances"] = {b.currency: b.held + b.payable + b.batched for b in per_currency}
+    return totals
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -59,18 +76,7 @@ def detail(customer_id):
                                  .order_by(Reward.created_at.desc(), Reward.id.desc())).all()
     return render_template("admin/customer.html", customer=customer, link=referral_url(customer),
                            referrals=referrals, referral_count=referral_count, rewards=rewards,
-                           balances=_balances(rewards))
-
-
-def _balances(rewards) -> dict[str, dict[str, int]]:
-    """Held / payable / paid per currency, from the customer's rewards."""
-    totals = {}
-    for reward in rewards:
-        status = reward.effective_status
-        if status in ("held", "payable", "paid"):
-            row = totals.setdefault(reward.currency, {"held": 0, "payable": 0, "paid": 0})
-            row[status] += reward.amount
-    return totals
+                           balances=customer_balances(customer.id))
 
 
 @bp.route("/<int:customer_id>/resend-link", methods=["POST"])

@@ -2,8 +2,9 @@
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy import literal_column, select
 
+from rewards.admin.search import name_or_email_matches
 from rewards.admin.stats import midnight
 from rewards.audit.models import AuditEvent
 from rewards.bounds import is_digits
@@ -49,18 +50,12 @@ class Filters:
         return filters
 
 
-def prefix_pattern(text: str) -> str:
-    """A LIKE pattern for "starts with `text`", with LIKE's wildcards taken literally."""
-    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def referrer_ids(term: str) -> list[int]:
-    """Customers a "referrer" filter names: a customer number, an exact email, or a name or email prefix."""
+    """Customers a "referrer" filter names: a customer number, or (up to 50) whose name or email contains it."""
     if is_digits(term):
         return [int(term)]
-    pattern = prefix_pattern(term)
-    return list(db.session.scalars(select(Customer.id).where(or_(
-        func.lower(Customer.name).like(pattern, escape="\\"), Customer.email.like(pattern, escape="\\"))).limit(50)))
+    return list(db.session.scalars(select(Customer.id).where(
+        name_or_email_matches(Customer.name, Customer.email, term)).limit(50)))
 
 
 def pipeline_query(filters: Filters):
@@ -77,9 +72,7 @@ def pipeline_query(filters: Filters):
     if filters.date_to:
         query = query.where(Referral.created_at < midnight(filters.date_to + timedelta(days=1)))
     if filters.q:
-        pattern = prefix_pattern(filters.q)
-        query = query.where(or_(func.lower(Referral.referee_name).like(pattern, escape="\\"),
-                                Referral.referee_email.like(pattern, escape="\\")))
+        query = query.where(name_or_email_matches(Referral.referee_name, Referral.referee_email, filters.q))
         if filters.sort in ("name", "name_desc"):
             return query.order_by(*_unindexed_name_order(filters.sort))
     return query.order_by(*SORTS[filters.sort][1])
@@ -96,12 +89,14 @@ def _unindexed_name_order(sort: str):
     return (name.asc(), Referral.id.asc()) if sort == "name" else (name.desc(), Referral.id.desc())
 
 
-def referral_history(referral_id: int) -> list[tuple[AuditEvent, str | None]]:
-    """Every audit event about the referral, oldest first, with the actor's email."""
+def referral_history(referral_id: int, reward_id: int | None = None) -> list[tuple[AuditEvent, str | None]]:
+    """Every audit event about the referral (and its reward), oldest first, with the actor's email."""
+    about = (AuditEvent.entity_type == "referrals") & (AuditEvent.entity_id == referral_id)
+    if reward_id is not None:
+        about = about | ((AuditEvent.entity_type == "rewards") & (AuditEvent.entity_id == reward_id))
     return db.session.execute(
         select(AuditEvent, User.email).outerjoin(User, User.id == AuditEvent.actor_user_id)
-        .where(AuditEvent.entity_type == "referrals", AuditEvent.entity_id == referral_id)
-        .order_by(AuditEvent.created_at, AuditEvent.id)).all()
+        .where(about).order_by(AuditEvent.created_at, AuditEvent.id)).all()
 
 
 def sales_of(referral_id: int) -> list[Sale]:

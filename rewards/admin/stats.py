@@ -2,11 +2,12 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import case, func, literal_column, or_, select
+from sqlalchemy import case, func, literal_column, select
 
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.extensions import db
+from rewards.ledger.balances import balance_totals
 from rewards.programs.models import Reward
 from rewards.referrals.models import STATUSES, Referral
 from rewards.sales.models import Sale
@@ -103,21 +104,6 @@ def conversion_rate(counts: dict[str, int]) -> float | None:
     return round(100 * counts["qualified"] / total, 1) if total else None
 
 
-def reward_totals() -> list[dict]:
-    """Per currency, in minor units: held (still waiting), payable (hold over), paid. As of now, not per period."""
-    now = utcnow()
-    payable = or_(Reward.status == "payable", (Reward.status == "held") & (Reward.payable_at <= now))
-    held = (Reward.status == "held") & (Reward.payable_at > now)
-
-    def total(condition):
-        return func.coalesce(func.sum(case((condition, Reward.amount), else_=0)), 0)
-
-    rows = db.session.execute(
-        select(Reward.currency, total(held), total(payable), total(Reward.status == "paid"))
-        .where(Reward.status.in_(("held", "payable", "paid"))).group_by(Reward.currency).order_by(Reward.currency))
-    return [{"currency": c, "held": h, "payable": p, "paid": paid} for c, h, p, paid in rows]
-
-
 def top_referrers(period: Period, limit: int = 5) -> list[dict]:
     """Who referred most in the period, with how many of those qualified."""
     qualified = func.sum(case((Referral.status == "qualified", 1), else_=0))
@@ -174,5 +160,5 @@ def dashboard(period: Period) -> dict:
     counts = period_counts(period)
     by_status = counts.by_status
     return {"counts": by_status, "total": sum(by_status.values()), "conversion": conversion_rate(by_status),
-            "rewards": reward_totals(), "top": top_referrers(period), "funnel": funnel(period, counts),
+            "rewards": balance_totals(), "top": top_referrers(period), "funnel": funnel(period, counts),
             "trend": trend(period, counts)}

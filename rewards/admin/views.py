@@ -33,4 +33,7 @@ def dashboard():
 @bp.route("/finance")
 @roles_required("finance")
 def finance():
-    return render_template("admin/finance.html")
+    from rewards.payouts.forms import DraftBatchForm
+    from rewards.payouts.overview import finance_home
+
+    return render_template("admin/finance.html", draft_form=DraftBatchForm(), **finance_home())

@@ -3,6 +3,8 @@ from flask import g, has_request_context, request
 from flask_login import current_user
 
 from rewards.audit.models import AuditEvent
+from rewards.bulk import insert_rows
+from rewards.clock import utcnow
 from rewards.extensions import db
 
 
@@ -16,6 +18,21 @@ def current_actor():
     if current_user and current_user.is_authenticated:
         return current_user.id, None
     return None, None
+
+
+def record_many(events: list[tuple[str, str, int, dict]]) -> None:
+    """Audit events for many rows at once, as record() would add each: [(action, entity_type, entity_id, detail)].
+
+    Written in bulk (COPY on PostgreSQL) with the same actor, address and time, inside the caller's transaction.
+    """
+    if not events:
+        return
+    user_id, api_key_id = current_actor()
+    ip, now = request.remote_addr if has_request_context() else None, utcnow()
+    insert_rows(AuditEvent.__table__, [
+        {"action": action, "entity_type": entity_type, "entity_id": entity_id, "detail": detail,
+         "actor_user_id": user_id, "actor_api_key_id": api_key_id, "ip": ip, "created_at": now}
+        for action, entity_type, entity_id, detail in events])
 
 
 def record(action: str, entity, detail: dict | None = None, *, entity_type: str | None = None) -> AuditEvent:

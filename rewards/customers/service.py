@@ -3,10 +3,13 @@ from flask import current_app, has_request_context, request, url_for
 
 from rewards import audit
 from rewards.accounts.models import User
+from rewards.bulk import among, chunks
 from rewards.customers.models import Customer
 from rewards.contacts import normalize_email, normalize_phone
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
+
+LOCK_CHUNK = 5000
 
 
 def find_customer_by_email(email: str) -> Customer | None:
@@ -50,3 +53,21 @@ def referral_url(customer: Customer) -> str:
     if not base and has_request_context():
         base = request.host_url
     return (base or "http://localhost:5000").rstrip("/") + path
+
+
+def lock_referrer(customer_id: int) -> None:
+    """Serialise money moves per referrer (yearly caps, tiers, refunds, payouts) across workers, until commit.
+
+    FOR NO KEY UPDATE on PostgreSQL: it orders the referrer's money moves but, unlike FOR UPDATE, does not
+    block other transactions inserting rows that reference the customer (referrals, sales, audit events).
+    SQLite has one writer at a time anyway.
+    """
+    lock_referrers([customer_id])
+
+
+def lock_referrers(customer_ids) -> None:
+    """lock_referrer() for many, in id order, so two workers locking overlapping sets never deadlock."""
+    ordered = sorted(set(customer_ids))
+    for chunk in chunks(ordered, LOCK_CHUNK):
+        db.session.execute(db.select(Customer.id).where(among(Customer.id, chunk)).order_by(Customer.id)
+                           .with_for_update(key_share=True))

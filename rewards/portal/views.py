@@ -1,19 +1,25 @@
 """The customer portal and the referee's landing page."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from rewards.accounts.auth import roles_required
 from rewards.bounds import page_arg
+from rewards.contacts import phone_hint
 from rewards.customers.service import get_customer_by_code, referral_url
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db, limiter
 from rewards.forms import show_error
-from rewards.portal.earnings import earnings_by_currency, rewards_page
+from rewards.ledger.balances import customer_balances
+from rewards.portal.earnings import rewards_page
 from rewards.portal.forms import LandingForm, ReferralForm
+from rewards.portal.share import qr_svg, share_links
+from rewards.programs.explain import programs_in_force, referee_offer, referrer_sentence
 from rewards.referrals.service import get_referral, referrals_query, status_sentence, submit_referral
 
 bp = Blueprint("portal", __name__)
 PAGE_SIZE = 20
+# Where a referral came from, as the referrer reads it.
+CUSTOMER_SOURCE_WORDS = {"portal": "you", "link": "your shared link", "api": "our team", "admin": "our team"}
 
 
 def _own_customer():
@@ -29,8 +35,19 @@ def home():
     page = db.paginate(referrals_query(current_user), page=page_arg(),
                        per_page=PAGE_SIZE, error_out=False)
     rewards = rewards_page(customer.id, page_arg("rewards_page"), PAGE_SIZE)
-    return render_template("portal/home.html", customer=customer, link=referral_url(customer), page=page,
-                           earnings=earnings_by_currency(customer.id), rewards=rewards)
+    link = referral_url(customer)
+    return render_template("portal/home.html", customer=customer, link=link, page=page,
+                           earnings=customer_balances(customer.id), rewards=rewards,
+                           share=share_links(link, current_app.config["BUSINESS_NAME"]),
+                           explained=[referrer_sentence(p) for p in programs_in_force()],
+                           sources=CUSTOMER_SOURCE_WORDS)
+
+
+@bp.route("/portal/qr.svg")
+@roles_required("customer")
+def qr_code():
+    """The QR code of the customer's own referral link, drawn here (no outside service sees the link)."""
+    return Response(qr_svg(referral_url(_own_customer())), mimetype="image/svg+xml")
 
 
 @bp.route("/portal/referrals/new", methods=["GET", "POST"])
@@ -38,6 +55,7 @@ def home():
 def new_referral():
     customer = _own_customer()
     form = ReferralForm()
+    form.referee_phone.description = phone_hint()
     if form.validate_on_submit():
         try:
             submit_referral(customer, form.referee_email.data, form.referee_name.data, "portal",
@@ -56,7 +74,8 @@ def new_referral():
 @roles_required("customer")
 def referral_detail(referral_id):
     referral = get_referral(referral_id, current_user)
-    return render_template("portal/referral.html", referral=referral, status_message=status_sentence(referral))
+    return render_template("portal/referral.html", referral=referral, sources=CUSTOMER_SOURCE_WORDS,
+                           status_message=status_sentence(referral))
 
 
 def _per_client_limit():
@@ -80,8 +99,10 @@ def landing(referral_code):
     try:
         referrer = get_customer_by_code(referral_code)
     except NotFound:
-        abort(404)
+        return render_template("portal/landing_unknown.html", code=referral_code), 404
     form = LandingForm()
+    form.phone.description = phone_hint()
+    offers = [offer for offer in map(referee_offer, programs_in_force()) if offer]
     if form.validate_on_submit():
         try:
             submit_referral(referrer, form.email.data, form.name.data, "link", form.phone.data)
@@ -90,5 +111,6 @@ def landing(referral_code):
             db.session.rollback()
             show_error(form, exc, "email", {"referee_email": "email", "referee_phone": "phone", "referee_name": "name"})
         else:
-            return render_template("portal/landing_thanks.html", referrer=referrer)
-    return render_template("portal/landing.html", form=form, referrer=referrer), 422 if form.errors else 200
+            return render_template("portal/landing_thanks.html", referrer=referrer, offers=offers)
+    return render_template("portal/landing.html", form=form, referrer=referrer, offers=offers), \
+        422 if form.errors else 200

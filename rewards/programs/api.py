@@ -103,6 +103,6 @@ class CustomerBalance(MethodView):
     @roles_required("coordinator", "finance", "customer")
     @balances_blp.response(200, BalanceSchema(many=True))
     def get(self, customer_id):
-        """Per currency: held, payable (out of hold), paid; also batched (in transit) and debt."""
+        """Per currency: held, payable (out of hold), paid; also batched (in transit), earned, reversed and owed."""
         customer = get_customer(customer_id, current_user)
         return customer_balances(customer.id)

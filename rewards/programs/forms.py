@@ -9,15 +9,18 @@ from wtforms import (DateField, SelectChoice, DateTimeLocalField, IntegerField, 
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from rewards.errors import InvalidInput
-from rewards.forms import amount_range, sane_date
+from rewards.money import amount_text, parse_money
+from rewards.forms import sane_date
 from rewards.programs.models import REWARD_TYPES
 
-MINOR = "in the currency's minor unit, e.g. cents"
+UNITS = "in the currency's units, e.g. 50 or 49.99"
+AMOUNT_FIELDS = ("amount", "min_sale_amount", "max_reward_amount", "yearly_cap_amount", "referee_credit_amount")
 TIER_LINE = re.compile(r"^\s*(\d+)\s*[:=]\s*([0-9.]+)\s*(%?)\s*$")
 
 
 def optional_amount(label):
-    return IntegerField(f"{label} ({MINOR}, optional)", validators=[Optional(), amount_range()])
+    return StringField(f"{label} ({UNITS}, optional)", validators=[Optional(), Length(max=24)],
+                       render_kw={"inputmode": "decimal", "autocomplete": "off"})
 
 
 class RulesForm(FlaskForm):
@@ -25,11 +28,12 @@ class RulesForm(FlaskForm):
     reward_type = SelectField("Reward type", choices=[SelectChoice(t) for t in REWARD_TYPES])
     amount = optional_amount("Flat amount")
     percent = StringField("Percent of the sale (e.g. 12.5)", validators=[Optional(), Length(max=12)])
-    min_sale_amount = IntegerField(f"Minimum sale ({MINOR})", default=0,
-                                   validators=[InputRequired(), amount_range()])
+    min_sale_amount = StringField(f"Minimum sale ({UNITS}; 0 for any sale)", default="0",
+                                  validators=[InputRequired(), Length(max=24)],
+                                  render_kw={"inputmode": "decimal", "autocomplete": "off"})
     max_reward_amount = optional_amount("Maximum reward per referral")
     yearly_cap_amount = optional_amount("Yearly cap per referrer")
-    tiers = TextAreaField("Tiers (optional): one per line, “5: 1500” (flat) or “5: 12.5%”, from the 5th "
+    tiers = TextAreaField("Tiers (optional): one per line, “5: 15.00” (flat, in the currency's units) or “5: 12.5%”, from the 5th "
                           "qualified referral of a calendar year", validators=[Optional(), Length(max=2000)])
     attribution_days = IntegerField("Attribution window (days)", default=30,
                                     validators=[InputRequired(), NumberRange(min=0, max=3650)])
@@ -64,22 +68,21 @@ def _percent(text: str, field: str) -> Decimal | None:
         raise InvalidInput("Not a valid number.", field) from None
 
 
-def parse_tiers(text: str | None) -> list[dict]:
-    """“5: 1500” → a flat tier from the 5th referral; “10: 12.5%” → a percent tier."""
+def parse_tiers(text: str | None, currency: str) -> list[dict]:
+    """“5: 15.00” → a flat tier of 15.00 from the 5th referral; “10: 12.5%” → a percent tier."""
     tiers = []
     for line in (text or "").splitlines():
         if not line.strip():
             continue
         match = TIER_LINE.match(line)
         if not match:
-            raise InvalidInput(f"Cannot read the tier “{line.strip()}”: write “5: 1500” or “5: 12.5%”.", "tiers")
+            raise InvalidInput(f"Cannot read the tier “{line.strip()}”: write “5: 15.00” or “5: 12.5%”.", "tiers")
         start, value, is_percent = match.groups()
         if is_percent:
             tiers.append({"from_referral": int(start), "amount": None, "percent": _percent(value, "tiers")})
-        elif "." in value:
-            raise InvalidInput("A flat tier amount is a whole number of minor units.", "tiers")
         else:
-            tiers.append({"from_referral": int(start), "amount": int(value), "percent": None})
+            tiers.append({"from_referral": int(start), "amount": parse_money(value, currency, "tiers"),
+                          "percent": None})
     return tiers
 
 
@@ -87,9 +90,29 @@ def rules_from_form(form: RulesForm) -> dict:
     """The form's rules as create_program()/what_if() take them."""
     rules = {name: field.data for name, field in form._fields.items()
              if name not in ("csrf_token", "submit", "tiers", "percent")}
-    rules["currency"] = (rules.get("currency") or "").strip().lower()
+    rules["currency"] = currency = (rules.get("currency") or "").strip().lower()
+    for name in AMOUNT_FIELDS:
+        if name in rules:
+            rules[name] = parse_money(rules[name], currency, name)
+    if rules.get("min_sale_amount") is None:
+        rules["min_sale_amount"] = 0
     rules["percent"] = _percent(form.percent.data, "percent")
-    rules["tiers"] = parse_tiers(form.tiers.data)
+    rules["tiers"] = parse_tiers(form.tiers.data, currency)
     if rules.get("effective_from"):
         rules["effective_from"] = rules["effective_from"].replace(tzinfo=timezone.utc)
     return rules
+
+
+def rules_as_form_data(program) -> dict:
+    """A version's rules as the form shows them (amounts in units): a new version starts from the one in force."""
+    currency = program.currency
+    data = {"name": program.name, "currency": currency, "reward_type": program.reward_type,
+            "percent": format(program.percent.normalize(), "f") if program.percent is not None else "",
+            "attribution_days": program.attribution_days, "hold_days": program.hold_days,
+            "referee_coupon_code": program.referee_coupon_code or ""}
+    for name in AMOUNT_FIELDS:
+        data[name] = amount_text(getattr(program, name), currency)
+    data["tiers"] = "\n".join(
+        f"{t.from_referral}: {amount_text(t.amount, currency)}" if t.amount is not None
+        else f"{t.from_referral}: {format(t.percent.normalize(), 'f')}%" for t in program.tiers)
+    return data

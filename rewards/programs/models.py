@@ -1,18 +1,17 @@
-"""Reward programs (versioned rules per currency) and the rewards they grant."""
+"""Reward programs: versioned rules per currency, with their tiers."""
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rewards.clock import utcnow
 from rewards.dbtypes import UTCDateTime
 from rewards.extensions import db
+# The reward (what a qualified referral earns) is defined with the ledger that carries it, below this package.
+from rewards.ledger.models import REWARD_STATUSES, SETTLING_STATUSES, Reward  # noqa: F401
 
 REWARD_TYPES = ("flat", "percent")
-REWARD_STATUSES = ("held", "payable", "batched", "paid", "reversed")
-# Statuses whose money has left the referrer's earned balance: a refund then leaves a debt instead.
-SETTLING_STATUSES = ("batched", "paid")
 
 
 class Program(db.Model):
@@ -70,52 +69,3 @@ class ProgramTier(db.Model):
     @property
     def reward_type(self) -> str:
         return "flat" if self.amount is not None else "percent"
-
-
-class Reward(db.Model):
-    """What a qualified referral earns its referrer; `payable` is derived from `payable_at` while held.
-
-    `amount` is the reward's current size (lowered by refunds while unpaid); `clawback_amount` is what
-    refunds took back after it was batched or paid, owed by the referrer as a debt.
-    """
-
-    __tablename__ = "rewards"
-    __table_args__ = (
-        CheckConstraint("amount >= 0", name="amount_not_negative"),
-        CheckConstraint("clawback_amount >= 0 AND clawback_amount <= amount", name="clawback_within_amount"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # A referral qualifies at most once, so it earns at most one reward.
-    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), unique=True)
-    referrer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
-    amount: Mapped[int]
-    granted_amount: Mapped[int]
-    clawback_amount: Mapped[int] = mapped_column(default=0)
-    # The tier applied (its from_referral), None for the program's base rule.
-    tier_from_referral: Mapped[int | None]
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(10), default="held", index=True)
-    payable_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    reversed_reason: Mapped[str | None] = mapped_column(Text)
-    referee_coupon_code: Mapped[str | None] = mapped_column(String(64))
-    referee_credit_amount: Mapped[int | None]
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    referral = relationship("Referral")
-    referrer = relationship("Customer")
-    sale = relationship("Sale")
-    program = relationship("Program")
-
-    @property
-    def effective_status(self) -> str:
-        if self.status == "held" and self.payable_at <= utcnow():
-            return "payable"
-        return self.status
-
-    @property
-    def value(self) -> int:
-        """What the referrer keeps from this reward: nothing once reversed, less any clawback."""
-        return 0 if self.status == "reversed" else self.amount - self.clawback_amount

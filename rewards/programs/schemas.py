@@ -117,7 +117,9 @@ class BalanceSchema(ma.Schema):
     payable = fields.Integer()
     paid = fields.Integer()
     batched = fields.Integer()
-    debt = fields.Integer()
+    earned = fields.Integer()
+    reversed = fields.Integer()
+    owed = fields.Integer()
 
 
 class WhatIfSchema(RulesSchema):

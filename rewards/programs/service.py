@@ -1,19 +1,22 @@
-"""Program rules: creating versions, which one is in force, and the rewards qualified referrals earn."""
-from datetime import datetime, timedelta
+"""Program versions: creating them, which one is in force; a refund's effect on a reward; listing rewards.
+
+Rewards are granted by rewards.programs.granting; their amounts come from rewards.programs.rules.
+"""
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
 from rewards import audit
 from rewards.clock import utcnow
-from rewards.customers.models import Customer
+from rewards.customers.service import lock_referrer
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
-from rewards.ledger.postings import post_clawback, post_earned, post_taken_back
+from rewards.ledger.balances import held_condition
+from rewards.ledger.postings import post_clawback, post_taken_back
+from rewards.programs import rules
 from rewards.programs.models import REWARD_TYPES, SETTLING_STATUSES, Program, ProgramTier, Reward
-from rewards.programs.rules import qualifies, rule_amount, tier_for, within_yearly_cap, year_bounds
-from rewards.referrals.models import Referral
 from rewards.sales.models import Sale
 
 MAX_DAYS = 3650
@@ -141,80 +144,8 @@ def programs_query(currency: str | None = None):
     return query.where(Program.currency == currency) if currency else query
 
 
-def lock_referrer(customer_id: int) -> None:
-    """Serialise money moves per referrer (yearly caps, tiers, refunds, payouts) across workers."""
-    db.session.execute(db.select(Customer.id).where(Customer.id == customer_id).with_for_update())
-
-
-def reward_value_sql():
-    return case((Reward.status == "reversed", 0), else_=Reward.amount - Reward.clawback_amount)
-
-
-def referrer_year(referrer_id: int, currency: str, at: datetime) -> tuple[int, int]:
-    """(qualified referrals with a standing reward, value earned) for the referrer in `at`'s calendar year."""
-    start, end = year_bounds(at)
-    count, total = db.session.execute(
-        db.select(func.count(Reward.id).filter(Reward.status != "reversed"),
-                  func.coalesce(func.sum(reward_value_sql()), 0))
-        .join(Sale, Sale.id == Reward.sale_id)
-        .where(Reward.referrer_id == referrer_id, Reward.currency == currency,
-               Sale.occurred_at >= start, Sale.occurred_at < end)).one()
-    return int(count), int(total)
-
-
 def net_amount(sale: Sale) -> int:
     return sale.amount - sum(refund.amount for refund in sale.refunds)
-
-
-def _reward_for_referral(referral_id: int) -> Reward | None:
-    return db.session.scalar(db.select(Reward).filter_by(referral_id=referral_id).execution_options(
-        populate_existing=True))
-
-
-def grant_reward(referral: Referral, sale: Sale) -> Reward | None:
-    """The reward for a referral that just qualified with `sale` (not committed); None without a program.
-
-    Called by sales validation and by a coordinator's approval. Idempotent: a referral earns at most once.
-    """
-    existing = _reward_for_referral(referral.id)
-    if existing is not None:
-        return existing
-    lock_referrer(referral.referrer_id)
-    existing = _reward_for_referral(referral.id)
-    if existing is not None:
-        return existing
-    program = program_in_force(sale.currency, sale.occurred_at)
-    if program is None or not qualifies(program, net_amount(sale)):
-        return None
-    count, earned = referrer_year(referral.referrer_id, sale.currency, sale.occurred_at)
-    tier = tier_for(program, count + 1)
-    amount = within_yearly_cap(program, rule_amount(program, tier, net_amount(sale)), earned)
-    reward = Reward(referral_id=referral.id, referrer_id=referral.referrer_id, sale_id=sale.id,
-                    program_id=program.id, amount=amount, granted_amount=amount, currency=sale.currency,
-                    tier_from_referral=tier.from_referral if tier else None, status="held",
-                    payable_at=sale.occurred_at + timedelta(days=program.hold_days),
-                    referee_coupon_code=program.referee_coupon_code,
-                    referee_credit_amount=program.referee_credit_amount)
-    try:
-        with db.session.begin_nested():
-            db.session.add(reward)
-    except IntegrityError:
-        # Another worker granted it between our check and insert (SQLite has no row lock to wait on).
-        return _reward_for_referral(referral.id)
-    post_earned(reward)
-    audit.record("reward.granted", reward, {"amount": amount, "currency": reward.currency,
-                                            "program_id": program.id, "tier": reward.tier_from_referral})
-    return reward
-
-
-def refund_target(reward: Reward, sale: Sale) -> int:
-    """What the reward is worth on the sale's net amount: never more than it is worth now."""
-    program = reward.program
-    net = net_amount(sale)
-    if not qualifies(program, net):
-        return 0
-    tier = next((t for t in program.tiers if t.from_referral == reward.tier_from_referral), None)
-    return min(reward.value, rule_amount(program, tier, net))
 
 
 def on_sale_refunded(sale: Sale) -> None:
@@ -230,20 +161,21 @@ def on_sale_refunded(sale: Sale) -> None:
     db.session.refresh(reward)
     if reward.status == "reversed":
         return
-    target = refund_target(reward, sale)
-    taken = reward.value - target
-    if reward.status in SETTLING_STATUSES:
+    settled = reward.status in SETTLING_STATUSES
+    after = rules.refund(reward.program, reward.tier_from_referral, net_amount(sale), reward.value, settled)
+    taken = after.taken
+    if settled:
         if taken > 0:
             reward.clawback_amount += taken
             post_clawback(reward, taken)
             audit.record("reward.clawed_back", reward, {"amount": taken, "sale_id": sale.id})
-    elif target == 0:
+    elif after.reversed:
         reward.status, reward.reversed_reason = "reversed", "The sale was refunded."
         post_taken_back(reward, taken, "reverse")
         audit.record("reward.reversed", reward, {"reason": "refund", "amount": taken})
     elif taken > 0:
-        audit.record("reward.reduced", reward, {"from": reward.amount, "to": target})
-        reward.amount = target
+        audit.record("reward.reduced", reward, {"from": reward.amount, "to": after.value})
+        reward.amount = after.value
         post_taken_back(reward, taken, "reduce")
     db.session.flush()
 
@@ -255,9 +187,9 @@ def rewards_query(referrer_id: int | None = None, status: str | None = None):
         query = query.where(Reward.referrer_id == referrer_id)
     now = utcnow()
     if status == "held":
-        query = query.where(Reward.status == "held", Reward.payable_at > now)
+        query = query.where(held_condition(now))
     elif status == "payable":
-        query = query.where((Reward.status == "payable") | ((Reward.status == "held") & (Reward.payable_at <= now)))
+        query = query.where(Reward.status.in_(("held", "payable")), ~held_condition(now))
     elif status:
         query = query.where(Reward.status == status)
     return query

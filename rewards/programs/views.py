@@ -10,13 +10,11 @@ from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
 from rewards.forms import show_error
 from rewards.programs import service
-from rewards.programs.forms import ProgramForm, WhatIfForm, rules_from_form
+from rewards.programs.forms import ProgramForm, WhatIfForm, rules_as_form_data, rules_from_form
 from rewards.programs.models import Program, Reward
-from rewards.programs.whatif import what_if
+from rewards.programs.whatif import changed_referrals, what_if
 
 bp = Blueprint("programs", __name__, url_prefix="/admin/programs")
-
-
 
 
 @bp.route("")
@@ -33,7 +31,8 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required("coordinator")
 def new():
-    form = ProgramForm()
+    current = _version_in_force(request.args.get("currency")) if request.method == "GET" else None
+    form = ProgramForm(data=rules_as_form_data(current) if current else None)
     if form.validate_on_submit():
         try:
             program = service.create_program(rules_from_form(form), current_user)
@@ -44,7 +43,15 @@ def new():
         else:
             flash(f"Version {program.version} of the {program.currency.upper()} program is saved.", "success")
             return redirect(url_for("programs.detail", program_id=program.id))
-    return render_template("admin/programs_new.html", form=form), 422 if form.errors else 200
+    return render_template("admin/programs_new.html", form=form, current=current), 422 if form.errors else 200
+
+
+def _version_in_force(currency: str | None):
+    """The version a new one starts from: the named currency's, or the only currency's when there is one."""
+    now = utcnow()
+    currencies = [currency.strip().lower()] if currency else sorted(set(db.session.scalars(
+        db.select(Program.currency).distinct())))
+    return service.program_in_force(currencies[0], now) if len(currencies) == 1 else None
 
 
 @bp.route("/<int:program_id>")
@@ -55,7 +62,7 @@ def detail(program_id):
     except NotFound:
         abort(404)
     count, total = db.session.execute(
-        db.select(func.count(Reward.id), func.coalesce(func.sum(service.reward_value_sql()), 0))
+        db.select(func.count(Reward.id), func.coalesce(func.sum(Reward.value), 0))
         .where(Reward.program_id == program.id)).one()
     versions = db.session.scalars(db.select(Program).where(Program.currency == program.currency)
                                   .order_by(Program.version.desc())).all()
@@ -72,7 +79,9 @@ def whatif():
         try:
             rules = rules_from_form(form)
             service.validate_rules({**rules, "hold_days": 0})
-            result = what_if(service.build_program(rules), rules["from_date"], rules["to_date"])
+            candidate = service.build_program(rules)
+            result = what_if(candidate, rules["from_date"], rules["to_date"])
+            result["changes"], result["changed"] = changed_referrals(candidate, rules["from_date"], rules["to_date"])
         except DomainError as exc:
             show_error(form, exc, "currency")
     status = 422 if form.errors else 200

@@ -10,9 +10,8 @@ from rewards.errors import InvalidInput
 from rewards.extensions import db
 from rewards.referrals import service
 from rewards.referrals.schemas import (ReferralCreateSchema, ReferralDetailSchema, ReferralQuerySchema,
-                                      ReferralSchema)
-from rewards.sales import review
-from rewards.sales.schemas import RejectSchema
+                                      ReferralSchema, RejectSchema)
+from rewards.referrals import review
 
 blp = Blueprint("referrals_api", __name__, url_prefix="/api/v1/referrals", description="Who referred whom")
 

@@ -57,7 +57,7 @@ class ReferralDetailSchema(ReferralSchema):
         "description": "Staff only: null for a customer, and until a sale was weighed."})
 
     def get_decision(self, referral):
-        from rewards.sales.review import latest_decision
+        from rewards.referrals.review import latest_decision
 
         if has_request_context() and current_user.is_authenticated and current_user.role == "customer":
             return None
@@ -65,3 +65,7 @@ class ReferralDetailSchema(ReferralSchema):
 
         decision = latest_decision(referral.id)
         return DecisionSchema().dump(decision) if decision is not None else None
+
+
+class RejectSchema(InputSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))

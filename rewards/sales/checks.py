@@ -15,6 +15,7 @@ from rewards.customers.models import Customer
 from rewards.money import format_money
 from rewards.programs.granting import ProgramsInForce
 from rewards.programs.models import Program
+from rewards.programs.rules import qualifies
 from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 
@@ -86,8 +87,7 @@ def evaluate(rows: list, programs: ProgramsInForce) -> Weighed | None:
         program = programs.at(row[13], row[14])
         if program and created_at <= row[14] <= created_at + timedelta(days=program.attribution_days):
             in_window.append((row, detail, program))
-    proving = next((item for item in in_window if _net(item[0]) > 0 and _net(item[0]) >= item[2].min_sale_amount),
-                   None)
+    proving = next((item for item in in_window if qualifies(item[2], _net(item[0]))), None)
     if proving is None and in_window:
         proving = in_window[-1]
     row, detail, program = proving or (matched[-1][0], matched[-1][1], programs.at(matched[-1][0][13],

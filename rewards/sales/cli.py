@@ -10,7 +10,7 @@ from rewards.cli import fail
 from rewards.errors import DomainError
 from rewards.extensions import db
 from rewards.sales.csv_import import import_sales
-from rewards.sales.review import expire_referrals
+from rewards.referrals.review import expire_referrals
 from rewards.sales.validation import pending_count, revalidate
 
 sales_cli = AppGroup("sales", help="Sales: import.")

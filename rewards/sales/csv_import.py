@@ -1,4 +1,8 @@
-"""CSV import of sales: streamed row by row, stored in batches, each row all-or-nothing, then weighed."""
+"""CSV import of sales: streamed row by row, stored in batches, each row all-or-nothing, then weighed.
+
+Each row is cleaned and hashed as an API sale is (clean_sale) and leaves the same audit events
+(`sale.recorded`, `refund.applied` for a refund that came first), written in bulk.
+"""
 import csv
 from dataclasses import dataclass, field
 
@@ -138,6 +142,9 @@ def _store(batch: list, report: ImportReport, on_batch) -> None:
         return
     inserted = {external_id: sale_id for sale_id, external_id in _insert_rows(batch)}
     report.created += len(inserted)
+    audit.record_many([("sale.recorded", "sales", inserted[row["external_id"]], {
+        "external_id": row["external_id"], "source": "csv", "amount": row["amount"], "currency": row["currency"]})
+        for _, row in batch if row["external_id"] in inserted])
     if inserted:
         first = min(inserted.values())
         report.first_sale_id = first if report.first_sale_id is None else min(report.first_sale_id, first)
@@ -163,3 +170,5 @@ def _apply_waiting_refunds(inserted: dict) -> None:
         table = Refund.__table__
         db.session.execute(update(table).where(table.c.id == bindparam("rid")).values(sale_id=bindparam("sid")),
                            [{"rid": refund_id, "sid": inserted[ref]} for refund_id, ref in waiting])
+        audit.record_many([("refund.applied", "refunds", refund_id, {"sale_id": inserted[ref]})
+                           for refund_id, ref in waiting])

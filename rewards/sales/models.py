@@ -2,7 +2,7 @@
 and the decisions that weighed a sale against a referral."""
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rewards.clock import utcnow
@@ -66,13 +66,24 @@ class Refund(db.Model):
 
 
 class StripeEvent(db.Model):
-    """A Stripe event already processed: its id is unique, so a replay or a concurrent retry does nothing."""
+    """A verified Stripe event, stored by the webhook request and processed once by a worker.
+
+    Its id is unique, so a replay or a concurrent retry stores nothing new; `processed_at` is set in the
+    same transaction as the event's effects, so a worker that dies midway leaves it to be processed again.
+    """
 
     __tablename__ = "stripe_events"
+    # The backlog: events waiting for a worker, oldest first (a small index, as processed events leave it).
+    __table_args__ = (Index("ix_stripe_events_waiting", "received_at", postgresql_where=text("processed_at IS NULL"),
+                            sqlite_where=text("processed_at IS NULL")),)
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    # The webhook request's id, so the worker's log lines name the request that brought the event.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Decision(db.Model):

@@ -38,8 +38,12 @@ def clean_time(value, field: str = "occurred_at") -> datetime:
     return value.astimezone(timezone.utc)
 
 
-def clean_sale(fields: dict) -> dict:
-    """The sale's columns from reported fields; raises InvalidInput naming the first bad field."""
+def clean_sale(fields: dict, email_required: bool = True) -> dict:
+    """The sale's columns from reported fields, with their content hash; raises InvalidInput naming the first bad field.
+
+    Every door (API, CSV import, Stripe events) cleans its sales here; only Stripe may report a sale
+    without an email (`email_required=False`), matched by phone or not at all.
+    """
     for name in ("external_id", "email", "currency", "referral_code", "phone", "payment_fingerprint"):
         value = fields.get(name)
         if isinstance(value, str):
@@ -58,7 +62,7 @@ def clean_sale(fields: dict) -> dict:
         raise InvalidInput("payment_fingerprint is at most 255 characters.", "payment_fingerprint")
     row = {
         "external_id": external_id,
-        "email": normalize_email(fields.get("email")),
+        "email": normalize_email(fields.get("email")) if fields.get("email") or email_required else "",
         "amount": clean_amount(fields.get("amount")),
         "currency": currency,
         "occurred_at": clean_time(fields.get("occurred_at")),
@@ -70,8 +74,13 @@ def clean_sale(fields: dict) -> dict:
     return row
 
 
-def content_hash(row: dict) -> str:
-    """What makes a report "the same sale again": every reported field, not the external id."""
+HASHED = ("email", "phone", "amount", "currency", "occurred_at", "referral_code", "payment_fingerprint")
+
+
+def content_hash(row) -> str:
+    """What makes a report "the same sale again": every reported field, not the external id (a dict or a Sale)."""
+    if not isinstance(row, dict):
+        row = {name: getattr(row, name) for name in HASHED}
     parts = (row["email"], row.get("phone") or "", str(row["amount"]), row["currency"],
              row["occurred_at"].astimezone(timezone.utc).isoformat(), row.get("referral_code") or "",
              row.get("payment_fingerprint") or "")

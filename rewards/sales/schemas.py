@@ -62,7 +62,3 @@ class DecisionSchema(ma.Schema):
     reason = fields.String(allow_none=True)
     decided_by = fields.String(attribute="decided_by_label")
     decided_at = UTCDateTime()
-
-
-class RejectSchema(InputSchema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))

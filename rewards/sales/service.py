@@ -30,7 +30,7 @@ def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
     The same external_id with the same content is a harmless repeat; with other content, a Conflict.
     """
     row = clean_sale(fields)
-    sale = _insert_sale({**row, "source": source})
+    sale = insert_sale({**row, "source": source})
     if sale is not None:
         return sale, True, land_sale(sale)
     # A repeat, or a concurrent twin that committed first (the INSERT waited for it, then did nothing).
@@ -40,11 +40,11 @@ def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
     return existing, False, reward_for_sale(existing)
 
 
-def _insert_sale(values: dict) -> Sale | None:
-    """INSERT the sale unless its external_id is stored: one statement, no lookup or savepoint first."""
+def insert_sale(values: dict) -> Sale | None:
+    """INSERT a cleaned sale (clean_sale) unless its external_id or PaymentIntent is stored: one statement, no
+    lookup or savepoint first; None when a twin is there (or a concurrent one committed first)."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = (dialect.insert(Sale).values(**values).on_conflict_do_nothing(index_elements=["external_id"])
-                 .returning(Sale))
+    statement = dialect.insert(Sale).values(**values).on_conflict_do_nothing().returning(Sale)
     return db.session.scalars(statement).one_or_none()
 
 

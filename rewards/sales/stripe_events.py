@@ -1,26 +1,122 @@
-"""Stripe events to sales and refunds: each event once; one payment seen through several events is one sale."""
-from datetime import datetime, timezone
+"""Stripe events to sales and refunds: each event once; one payment seen through several events is one sale.
 
+The webhook request stores a verified event (`accept_event`) and queues it; a worker processes the stored
+event (`process_stored_event`) in one transaction with its effects, so it takes effect exactly once.
+"""
+import logging
+from datetime import datetime, timedelta, timezone
+
+from celery.result import EagerResult
 from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from rewards.contacts import normalize_phone
-from rewards.errors import InvalidInput
+from rewards import audit
+from rewards.clock import utcnow
+from rewards.contacts import normalize_email, normalize_phone
+from rewards.errors import DomainError, InvalidInput
 from rewards.extensions import db
+from rewards.ops.logs import current_request_id
+from rewards.ops.metrics import WEBHOOK_EVENTS
 from rewards.sales.models import Sale, StripeEvent
-from rewards.contacts import normalize_email
-from rewards.sales.service import insert_once, land_sale, record_refund, refunded_total
+from rewards.sales.rows import clean_sale, content_hash
+from rewards.sales.service import insert_once, insert_sale, land_sale, record_refund, refunded_total
 from rewards.sales.validation import weigh_sale
 
 
-def process_event(event: dict) -> str:
-    """Handle a verified event (not committed): "processed", "replay" (seen before) or "ignored"."""
-    handler = HANDLERS.get(event.get("type"))
-    if handler is None:
+log = logging.getLogger(__name__)
+
+
+def accept_event(event: dict) -> str:
+    """Store a verified event once, commit, and queue it for a worker.
+
+    "ignored" (a type nobody handles), "replay" (already processed), "queued", or "stored" (the queue did
+    not answer: `requeue_waiting_events` hands it to a worker later). Without Redis the event is processed
+    inline and the answer is what processing made of it ("processed" or "replay").
+    """
+    if event["type"] not in HANDLERS and event["type"] not in EVENT_HANDLERS:
+        WEBHOOK_EVENTS.labels("ignored").inc()
         return "ignored"
-    if not insert_once(StripeEvent(id=event["id"], type=event["type"])):
+    new = _store(event)
+    db.session.commit()
+    if not new and db.session.scalar(select(StripeEvent.processed_at).filter_by(id=event["id"])) is not None:
+        WEBHOOK_EVENTS.labels("replay").inc()
         return "replay"
-    handler((event.get("data") or {}).get("object") or {})
-    return "processed"
+    # New, or stored by an earlier delivery and not processed yet (Stripe retried): queue it (again).
+    WEBHOOK_EVENTS.labels("stored").inc()
+    log.info("stripe event stored", extra={"event_id": event["id"], "event_type": event["type"], "new": new})
+    return queue_processing(event["id"])
+
+
+def _store(event: dict) -> bool:
+    """INSERT the event unless its id is stored (one statement, safe against a concurrent twin): new or not."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(StripeEvent)
+                 .values(id=event["id"], type=event["type"], payload=event, request_id=current_request_id(),
+                         received_at=utcnow())
+                 .on_conflict_do_nothing(index_elements=["id"]).returning(StripeEvent.id))
+    return db.session.execute(statement).scalar() is not None
+
+
+def queue_processing(event_id: str) -> str:
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from rewards.sales.tasks import process_stripe_event
+
+    try:
+        result = process_stripe_event.apply_async((event_id,))
+    except BrokerError:
+        log.warning("stripe event stored, queue unavailable: it is queued later", extra={"event_id": event_id})
+        return "stored"
+    # Run inline (no Redis), the task's outcome is in hand already; .get() would refuse inside another task.
+    return result.result if isinstance(result, EagerResult) else "queued"
+
+
+def process_stored_event(event_id: str) -> str:
+    """Apply a stored event's effects and mark it processed, in the caller's transaction (not committed).
+
+    The row is locked first: a second worker handed the same event waits, then finds it processed.
+    "processed", "replay" or "missing".
+    """
+    stored = db.session.scalar(select(StripeEvent).filter_by(id=event_id).with_for_update())
+    if stored is None:
+        return "missing"
+    if stored.processed_at is not None:
+        return "replay"
+    event = stored.payload or {}
+    event_handler, handler = EVENT_HANDLERS.get(stored.type), HANDLERS.get(stored.type)
+    if event_handler is not None:
+        event_handler(event)
+    elif handler is not None:
+        handler((event.get("data") or {}).get("object") or {})
+    stored.processed_at = utcnow()
+    # (a type stored by an older release that handled it: nothing to do now)
+    return "processed" if event_handler or handler else "ignored"
+
+
+def reject_stored_event(event_id: str, reason: DomainError) -> str:
+    """A stored event its handler refused (bad data, not a passing fault): marked processed, the refusal audited."""
+    stored = db.session.scalar(select(StripeEvent).filter_by(id=event_id).with_for_update())
+    if stored is None or stored.processed_at is not None:
+        return "replay"
+    stored.processed_at = utcnow()
+    # (audit entity ids are numbers: the event's id goes in the detail)
+    audit.record("stripe.event_rejected", None, entity_type="stripe_events",
+                 detail={"event_id": event_id, "type": stored.type,
+                         "errors": reason.errors or {"_schema": [reason.message]}})
+    log.warning("stripe event rejected by its handler", extra={"event_id": event_id, "reason": reason.message})
+    return "rejected"
+
+
+def waiting_events(older_than: timedelta, limit: int = 1000) -> list[str]:
+    """Ids of stored events no worker has processed for `older_than`: their task was lost or failed."""
+    return list(db.session.scalars(select(StripeEvent.id).where(
+        StripeEvent.processed_at.is_(None), StripeEvent.received_at < utcnow() - older_than)
+        .order_by(StripeEvent.received_at).limit(limit)))
+
+
+def register_event_handler(event_type: str, handler) -> None:
+    """Another package handles `event_type`: its handler receives the whole event (`account`, `created`, `data`)."""
+    EVENT_HANDLERS[event_type] = handler
 
 
 def _when(timestamp) -> datetime:
@@ -42,28 +138,37 @@ def _phone(value) -> str | None:
 
 
 def _record(fields: dict) -> None:
-    """Store the payment once, keyed by PaymentIntent (or the object's id); a later event fills in what was missing."""
-    if not fields["currency"]:
-        return
+    """Store the payment once, keyed by PaymentIntent (or the object's id), cleaned and hashed as the API's sales
+    are (clean_sale) and landed the same way; a later event fills in what was missing."""
     intent = fields.pop("payment_intent")
     fields["external_id"] = intent or fields.pop("object_id")
     fields.pop("object_id", None)
-    sale = db.session.scalar(select(Sale).where(or_(Sale.external_id == fields["external_id"],
-                                                    Sale.stripe_payment_intent == (intent or fields["external_id"]))))
+    try:
+        row = clean_sale(fields, email_required=False)
+    except InvalidInput:
+        return  # nothing that counts as a sale (no currency, say): ignored, as an unhandled event is
+
+    def stored():
+        return db.session.scalar(select(Sale).where(or_(Sale.external_id == row["external_id"],
+                                                        Sale.stripe_payment_intent == (intent or row["external_id"]))))
+
+    sale = stored()
     if sale is None:
-        sale = Sale(**fields, stripe_payment_intent=intent, source="stripe")
-        if insert_once(sale):
+        sale = insert_sale({**row, "stripe_payment_intent": intent, "source": "stripe"})
+        if sale is not None:
             land_sale(sale)
             return
-        sale = db.session.scalar(select(Sale).filter_by(external_id=fields["external_id"]))
+        sale = stored()  # a concurrent event of the same payment committed it first
     learned = False
     for name in ("email", "phone", "referral_code", "payment_fingerprint"):
-        if fields.get(name) and not getattr(sale, name):
-            setattr(sale, name, fields[name])
+        if row.get(name) and not getattr(sale, name):
+            setattr(sale, name, row[name])
             learned = True
-    if learned and sale.referral_id is None:
-        # The first event lacked the buyer's details (a charge without email, say): weigh again now.
-        weigh_sale(sale)
+    if learned:
+        sale.content_hash = content_hash(sale)
+        if sale.referral_id is None:
+            # The first event lacked the buyer's details (a charge without email, say): weigh again now.
+            weigh_sale(sale)
 
 
 def _referral_code(obj: dict) -> str | None:
@@ -131,6 +236,8 @@ def charge_refunded(charge: dict) -> None:
                       strict=False)
 
 
+# Handlers of whole events, registered by other packages (payouts: account.updated, transfer.reversed).
+EVENT_HANDLERS: dict = {}
 # Event types this package handles; others answer 200 and are ignored (the payouts package adds its own).
 HANDLERS = {
     "checkout.session.completed": checkout_session_completed,

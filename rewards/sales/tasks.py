@@ -1,8 +1,14 @@
 """Celery tasks of the sales package, and their place in the beat schedule."""
-from celery.schedules import crontab
+from datetime import timedelta
 
+from celery.schedules import crontab
+from flask import current_app
+
+from rewards.errors import DomainError
 from rewards.extensions import celery, db
-from rewards.sales.review import expire_referrals
+from rewards.ops.metrics import WEBHOOK_EVENTS
+from rewards.referrals.review import expire_referrals
+from rewards.sales.stripe_events import process_stored_event, reject_stored_event, waiting_events
 
 
 @celery.task(name="rewards.sales.expire_referrals")
@@ -13,8 +19,36 @@ def expire_referrals_task() -> int:
     return count
 
 
-# Hourly is plenty: windows are counted in days.
+@celery.task(name="rewards.webhooks.process_stripe_event")
+def process_stripe_event(event_id: str) -> str:
+    """Process one stored Stripe event; run twice, the second run finds it processed and does nothing.
+
+    An event its handler refuses is marked and audited rather than failed: trying it again would not help.
+    """
+    try:
+        outcome = process_stored_event(event_id)
+    except DomainError as refusal:
+        db.session.rollback()
+        outcome = reject_stored_event(event_id, refusal)
+    db.session.commit()
+    WEBHOOK_EVENTS.labels(outcome).inc()
+    return outcome
+
+
+@celery.task(name="rewards.webhooks.requeue_waiting")
+def requeue_waiting_events() -> int:
+    """Queue again the stored events no worker processed in time (the queue was down, or the task failed)."""
+    patience = timedelta(seconds=current_app.config.get("CELERY_VISIBILITY_TIMEOUT", 900))
+    ids = waiting_events(older_than=patience)
+    db.session.rollback()
+    for event_id in ids:
+        process_stripe_event.apply_async((event_id,))
+    return len(ids)
+
+
+# Hourly is plenty for expiry: windows are counted in days.
 celery.conf.beat_schedule = {
     **(celery.conf.beat_schedule or {}),
     "expire-referrals": {"task": "rewards.sales.expire_referrals", "schedule": crontab(minute=7)},
+    "requeue-waiting-stripe-events": {"task": "rewards.webhooks.requeue_waiting", "schedule": crontab(minute="*/5")},
 }

@@ -101,6 +101,27 @@ def contact_referee(referral, **_):
 
 @kind("review_referral", "A referral in review: review it", events.referral_needs_review)
 def review_referral(referral, reason=None, **_):
-    return Draft(key=f"review_referral:referral:{referral.id}", title=f"Review referral of {referral.referee_name}",
+    return Draft(key=review_task_key(referral.id), title=f"Review referral of {referral.referee_name}",
                  description=reason or "A check flagged this referral: approve or reject it.",
                  priority="high", due_in_days=1, referral_id=referral.id, customer_id=referral.referrer_id)
+
+
+def review_task_key(referral_id: int) -> str:
+    return f"review_referral:referral:{referral_id}"
+
+
+def open_automatic_task(referral_id: int) -> Task | None:
+    """The referral's automatic task still to do (its review, else its first contact), if any."""
+    return db.session.scalar(db.select(Task).where(
+        Task.referral_id == referral_id, Task.auto_key.is_not(None), Task.status != "done")
+        .order_by(Task.auto_key.startswith("review_referral").desc(), Task.id).limit(1))
+
+
+def close_review_task(referral, outcome=None, **_):
+    """A decision ends the review: its automatic card moves to Done (a card staff made by hand stays)."""
+    task = db.session.scalar(db.select(Task).filter_by(auto_key=review_task_key(referral.id)))
+    if task is not None and task.status != "done":
+        service.move_task(task, "done")
+
+
+events.referral_decided.connect(close_review_task, weak=False)

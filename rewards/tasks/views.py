@@ -36,6 +36,10 @@ def new():
     form = TaskForm()
     form.set_assignees(service.staff_users())
     if request.method == "GET":
+        open_task = automatic.open_automatic_task(id_arg("referral_id") or -1)
+        if open_task is not None:
+            flash(f"This referral already has an open task, “{open_task.title}”: here it is.", "info")
+            return redirect(url_for("tasks.edit", task_id=open_task.id))
         form.referral_id.data = id_arg("referral_id")
         form.customer_id.data = id_arg("customer_id")
         form.title.data = request.args.get("title", "")[:200] or None

@@ -12,3 +12,13 @@ document.addEventListener("click", async (event) => {
   button.textContent = "Copied";
   setTimeout(() => { button.textContent = "Copy"; }, 2000);
 });
+
+// Tables that become cards on a phone: each cell is labelled with its column's heading (see app.css).
+document.querySelectorAll("table.table-cards").forEach((table) => {
+  const headings = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  table.querySelectorAll("tbody tr").forEach((row) => {
+    [...row.children].forEach((cell, index) => {
+      if (cell.tagName === "TD" && !cell.dataset.label && headings[index]) cell.dataset.label = headings[index];
+    });
+  });
+});

@@ -13,8 +13,8 @@
       data: {
         labels: trend.labels,
         datasets: [
-          {label: "Referred", data: trend.referred, borderColor: "#0d6efd", backgroundColor: "#0d6efd33", fill: true, tension: 0.2},
-          {label: "Qualified", data: trend.qualified, borderColor: "#198754", backgroundColor: "#19875433", fill: true, tension: 0.2},
+          {label: "Referred", data: trend.referred, borderColor: "#0d6efd", backgroundColor: "#0d6efd33", fill: true, tension: 0},
+          {label: "Qualified", data: trend.qualified, borderColor: "#198754", backgroundColor: "#19875433", fill: true, tension: 0},
         ],
       },
       options: {animation: false, scales: {y: {beginAtZero: true, ticks: {precision: 0}}}},
@@ -31,4 +31,13 @@
         scales: {x: {beginAtZero: true, ticks: {precision: 0}}}},
     });
   }
+})();
+
+// The Period box and the dates agree: a preset clears the dates, a date makes the period "Custom dates".
+(function () {
+  const days = document.getElementById("days");
+  const dates = ["from", "to"].map((id) => document.getElementById(id)).filter(Boolean);
+  if (!days) return;
+  days.addEventListener("change", () => { if (days.value) dates.forEach((input) => { input.value = ""; }); });
+  dates.forEach((input) => input.addEventListener("change", () => { if (input.value) days.value = ""; }));
 })();

@@ -1,9 +1,10 @@
-"""The coordinator's decisions on flagged referrals, the latest decision of a referral, and expiry."""
+"""Review of referrals: a coordinator approves or rejects a flagged one, the latest decision of a referral, expiry."""
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import bindparam, insert, select, update
 
-from rewards import audit
+from rewards import audit, events
 from rewards.accounts.models import User
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
@@ -12,7 +13,9 @@ from rewards.contacts import canonical_email
 from rewards.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.programs.models import Program, Reward
-from rewards.programs.service import grant_reward, on_sale_refunded
+from rewards.programs import rules
+from rewards.programs.granting import grant_reward, years_so_far
+from rewards.programs.service import net_amount, program_in_force
 from rewards.referrals.models import Referral
 from rewards.sales.models import Decision, Sale
 
@@ -79,8 +82,7 @@ def approve_referral(referral_id: int, user: User) -> tuple[Referral, Reward | N
     audit.record("referral.approved", referral, {"sale_id": sale.id})
     db.session.flush()
     reward = grant_reward(referral, sale)
-    if reward is not None and sale.refunds:
-        on_sale_refunded(sale)
+    events.referral_decided.send(referral, outcome="qualified")
     return referral, reward
 
 
@@ -100,7 +102,52 @@ def reject_referral(referral_id: int, user: User, reason: str) -> Referral:
                             decided_by_id=user.id, reason=reason))
     audit.record("referral.rejected", referral, {"reason": reason})
     db.session.flush()
+    events.referral_decided.send(referral, outcome="rejected")
     return referral
+
+
+def decide_many(referral_ids: list[int], action: str, user: User, reason: str | None = None):
+    """Approve or reject each referral (not committed), each in a savepoint: ([ids decided], [(id, why not)])."""
+    done, refused = [], []
+    for referral_id in referral_ids:
+        try:
+            with db.session.begin_nested():
+                if action == "approve":
+                    approve_referral(referral_id, user)
+                else:
+                    reject_referral(referral_id, user, reason)
+        except (Conflict, InvalidInput, NotFound) as exc:
+            refused.append((referral_id, exc.message))
+        else:
+            done.append(referral_id)
+    return done, refused
+
+
+@dataclass
+class ReviewCase:
+    """What the coordinator weighs for one flagged referral: its sale and the reward at stake."""
+
+    sale: Sale | None
+    at_stake: int | None
+    currency: str | None
+
+
+def review_cases(referrals: list[Referral], decisions: dict[int, Decision]) -> dict[int, ReviewCase]:
+    """For the queue's page: each referral's matched sale and what approving it would grant today."""
+    cases = {}
+    for referral in referrals:
+        decision = decisions.get(referral.id)
+        sale = db.session.get(Sale, decision.sale_id) if decision and decision.sale_id else None
+        granted = reward_at_stake(referral.referrer_id, sale) if sale else None
+        cases[referral.id] = ReviewCase(sale, granted.amount if granted else None, sale.currency if sale else None)
+    return cases
+
+
+def reward_at_stake(referrer_id: int, sale: Sale) -> "rules.Granted | None":
+    """What approving would grant today: the one reward rule (rules.grant) on the referrer's year so far."""
+    year = (referrer_id, sale.currency, rules.year_bounds(sale.occurred_at)[0])
+    return rules.grant(program_in_force(sale.currency, sale.occurred_at), net_amount(sale), bool(sale.refunds),
+                       years_so_far({year})[year])
 
 
 def expire_referrals(now=None) -> int:

@@ -1,0 +1,1 @@
+"""Running Refero: structured logs with request ids, health and readiness checks, metrics, `doctor`."""

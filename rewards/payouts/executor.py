@@ -1,0 +1,270 @@
+"""Executing a payout batch: one Stripe transfer per item, exactly once, in atomic phases.
+
+For each item (habit 16, "atomic phases"):
+1. claim, under `FOR UPDATE SKIP LOCKED` plus a guarded update (status pending, no live lease): write the
+   attempt's idempotency key `payout-item-<id>-g<n>` and commit, before anything leaves the building;
+2. call Stripe with that key, holding no database lock or transaction (threads do only HTTP);
+3. record the answer and commit: paid (settled in the ledger), or the error with Stripe's code and message.
+
+Stripe keeps a key's first answer for 24 hours, errors included. So after a recorded error (or with a key older
+than a day) the next try first lists the transfers of the item's `transfer_group`: one → it was made, record it
+paid; none → the next generation's key; more than one → `review`, for a person. An answer Stripe does not keep
+(a timeout, a dropped connection, 429, a key in use) is retried with the same key. A crash between the phases
+leaves the key committed: the next executor resends it and Stripe answers with the transfer it made, if any.
+"""
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import bindparam, or_, update
+
+from rewards import audit
+from rewards.clock import utcnow
+from rewards.errors import Conflict
+from rewards.extensions import db
+from rewards.payouts import service, stripe_client
+from rewards.payouts.models import PayoutBatch, PayoutItem
+
+ITEMS = PayoutItem.__table__
+# Stripe keeps an idempotency key for 24 hours; past this age a key is not trusted to answer for its first use.
+KEY_TRUSTED_FOR = timedelta(hours=23)
+
+
+@dataclass
+class Work:
+    """One claimed item and what to ask Stripe: `send` (create the transfer with `key`) or `lookup` (list the group)."""
+
+    item_id: int
+    action: str
+    generation: int
+    key: str
+    params: dict
+    transfer_group: str
+
+
+@dataclass
+class Settings:
+    concurrency: int = 8
+    lease_seconds: float = 120.0
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    # After a first answer, how long to let others arrive so they are recorded in one transaction.
+    gather_seconds: float = 0.02
+
+    @classmethod
+    def from_config(cls, config) -> "Settings":
+        return cls(concurrency=int(config.get("PAYOUT_CONCURRENCY", 8)),
+                   lease_seconds=float(config.get("PAYOUT_LEASE_SECONDS", 120)),
+                   max_attempts=int(config.get("PAYOUT_MAX_ATTEMPTS", 5)),
+                   backoff_seconds=float(config.get("PAYOUT_BACKOFF_SECONDS", 1.0)),
+                   backoff_max_seconds=float(config.get("PAYOUT_BACKOFF_MAX_SECONDS", 60)))
+
+
+def transfer_params(row) -> dict:
+    """The transfer of an item: always the same parameters, so every send under one key is the same request."""
+    return {"amount": row.amount, "currency": row.currency, "destination": row.destination,
+            "transfer_group": row.transfer_group, "description": f"Refero referral rewards, payout batch {row.batch_id}",
+            "metadata": {"refero_batch_id": str(row.batch_id), "refero_item_id": str(row.id)}}
+
+
+class Executor:
+    """Runs one batch's pending items to an end state; safe to run again, or alongside another executor."""
+
+    def __init__(self, batch_id: int, settings: Settings | None = None, on_progress=None):
+        self.batch_id = batch_id
+        self.settings = settings or Settings.from_config(current_app.config)
+        self.owner = f"{uuid.uuid4().hex[:12]}:{threading.get_ident() % 100000}"
+        self.on_progress = on_progress
+        self.stripe = stripe_client.client() if stripe_client.is_configured() else None
+
+    # ---- phase 0: the batch starts ------------------------------------------------------------------------
+    def start(self) -> None:
+        batch = service.get_batch(self.batch_id, lock=True)
+        if batch.status == "approved":
+            batch.status, batch.started_at = "processing", utcnow()
+            audit.record("payout_batch.processing", batch, {})
+        elif batch.status not in ("processing", "paid", "partially_failed"):  # done ones: only pending items run
+            db.session.rollback()
+            raise Conflict(f"Only an approved batch can be executed; this batch is {batch.status}.")
+        db.session.commit()
+
+    def run(self) -> dict:
+        """Send every pending item; returns the batch's progress at the end."""
+        self.start()
+        if self.stripe is None:
+            self.fail_unconfigured()
+            return self.finish()
+        in_flight = {}
+        with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="payout") as pool:
+            while True:
+                # Claimed work queues up behind the calls in flight, so the threads keep sending while this
+                # thread records a round of answers: the rounds grow with the rate and cost a few statements each.
+                room = self.settings.concurrency * 4 - len(in_flight)
+                claimed = self.claim(room) if room > 0 else []
+                for work in claimed:
+                    in_flight[pool.submit(self.call, work)] = work
+                if not in_flight:
+                    pause = self.next_wake()
+                    if pause is None:
+                        break
+                    time.sleep(pause)
+                    continue
+                done, _ = wait(list(in_flight), timeout=0.5, return_when=FIRST_COMPLETED)
+                if done and len(done) < len(in_flight):
+                    time.sleep(self.settings.gather_seconds)  # more answers land meanwhile: recorded together
+                    done = [future for future in in_flight if future.done()]
+                if done:
+                    self.record([(in_flight.pop(future), future.result()) for future in done])
+        return self.finish()
+
+    # ---- phase 1: claim and commit the key ----------------------------------------------------------------
+    def claim(self, limit: int) -> list[Work]:
+        now = utcnow()
+        claimable = (ITEMS.c.batch_id == self.batch_id) & (ITEMS.c.status == "pending") \
+            & or_(ITEMS.c.next_attempt_at.is_(None), ITEMS.c.next_attempt_at <= now) \
+            & or_(ITEMS.c.lease_until.is_(None), ITEMS.c.lease_until < now)
+        ids = db.session.scalars(db.select(ITEMS.c.id).where(claimable).order_by(ITEMS.c.id).limit(limit)
+                                 .with_for_update(skip_locked=True)).all()
+        if not ids:
+            db.session.commit()
+            return []
+        rows = db.session.execute(
+            update(ITEMS).where(ITEMS.c.id.in_(ids), claimable)
+            .values(lease_owner=self.owner, lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                    attempts=ITEMS.c.attempts + 1)
+            .returning(ITEMS.c.id, ITEMS.c.batch_id, ITEMS.c.amount, ITEMS.c.currency, ITEMS.c.destination,
+                       ITEMS.c.transfer_group, ITEMS.c.attempt_generation, ITEMS.c.attempt_state,
+                       ITEMS.c.key_first_sent_at, ITEMS.c.idempotency_key)).all()
+        work, new_keys = [], []
+        for row in rows:
+            stale = row.key_first_sent_at is not None and now - row.key_first_sent_at > KEY_TRUSTED_FOR
+            if row.attempt_state == "error" or (row.attempt_state == "sent" and stale):
+                work.append(Work(row.id, "lookup", row.attempt_generation, row.idempotency_key, {}, row.transfer_group))
+                continue
+            key = row.idempotency_key if row.attempt_state == "sent" else f"payout-item-{row.id}-g{row.attempt_generation}"
+            if row.attempt_state == "new":
+                new_keys.append({"b_id": row.id, "b_key": key})
+            work.append(Work(row.id, "send", row.attempt_generation, key, transfer_params(row), row.transfer_group))
+        if new_keys:
+            db.session.execute(update(ITEMS).where(ITEMS.c.id == bindparam("b_id"))
+                               .values(idempotency_key=bindparam("b_key"), attempt_state="sent", key_first_sent_at=now),
+                               new_keys)
+        db.session.commit()  # the recovery point: the key is stored before Stripe hears of it
+        return work
+
+    # ---- phase 2: the call, no database -------------------------------------------------------------------
+    def call(self, work: Work):
+        if work.action == "send":
+            return self.stripe.create_transfer(work.params, work.key)
+        return self.stripe.transfers_in_group(work.transfer_group)
+
+    # ---- phase 3: record the answers, commit --------------------------------------------------------------
+    def record(self, results) -> None:
+        ids = sorted(work.item_id for work, _ in results)
+        items = {item.id: item for item in db.session.scalars(
+            db.select(PayoutItem).where(PayoutItem.id.in_(ids)).order_by(PayoutItem.id).with_for_update()
+            .execution_options(populate_existing=True))}
+        self.paid = []
+        for work, answer in results:
+            item = items[work.item_id]
+            if item.status != "pending" or item.lease_owner != self.owner or item.attempt_generation != work.generation:
+                continue  # another executor took it over (our lease ran out): its answer counts
+            if isinstance(answer, list):
+                self._record_lookup(item, answer)
+            elif answer.kind == "ok":
+                self._record_transfer(item, answer.transfer)
+            else:
+                self._record_failure(item, work, answer)
+        service.settle_items(self.paid)  # the transfers made, settled together: a few statements for the lot
+        db.session.commit()
+        if self.on_progress:
+            self.on_progress(sum(1 for item in items.values() if item.status != "pending"))
+
+    def _release(self, item: PayoutItem, **values):
+        for name, value in {"lease_owner": None, "lease_until": None, **values}.items():
+            setattr(item, name, value)
+
+    def _record_transfer(self, item: PayoutItem, transfer: dict):
+        if transfer.get("amount") != item.amount or transfer.get("destination") != item.destination \
+                or transfer.get("transfer_group") != item.transfer_group:
+            self._release(item, status="review", failure_code="transfer_mismatch",
+                          failure_message=f"Stripe's transfer {transfer.get('id')} does not match this item "
+                                          f"(amount {transfer.get('amount')}, destination {transfer.get('destination')}).")
+            audit.record("payout_item.review", item, {"transfer": transfer.get("id")})
+            return
+        self.paid.append((item, transfer["id"]))
+
+    def _record_lookup(self, item: PayoutItem, transfers: list[dict]):
+        if len(transfers) == 1:
+            self._record_transfer(item, transfers[0])
+        elif not transfers:
+            # Nothing was made under the group: the next generation's key, sent on the next claim.
+            self._release(item, attempt_generation=item.attempt_generation + 1, attempt_state="new",
+                          idempotency_key=None, key_first_sent_at=None, next_attempt_at=None)
+        else:
+            ids = ", ".join(t["id"] for t in transfers)
+            self._release(item, status="review", failure_code="several_transfers",
+                          failure_message=f"Stripe lists {len(transfers)} transfers for this item ({ids}): a person "
+                                          "must decide which stands and reverse the others.")
+            audit.record("payout_item.review", item, {"transfers": [t["id"] for t in transfers]})
+
+    def _backoff(self, item: PayoutItem, retry_after: float | None) -> timedelta:
+        seconds = retry_after if retry_after else min(self.settings.backoff_seconds * 2 ** (item.attempts - 1),
+                                                      self.settings.backoff_max_seconds)
+        return timedelta(seconds=seconds)
+
+    def _record_failure(self, item: PayoutItem, work: Work, outcome: stripe_client.Outcome):
+        values = {"failure_code": outcome.code, "failure_message": outcome.message}
+        if outcome.kind == "error" and work.action == "send":
+            values["attempt_state"] = "error"  # Stripe keeps this answer for the key: look before the next key
+        if (outcome.transient or outcome.kind == "retry") and item.attempts < self.settings.max_attempts:
+            values["next_attempt_at"] = utcnow() + self._backoff(item, outcome.retry_after)
+        else:
+            values["status"] = "failed"
+            audit.record("payout_item.failed", item, {"code": outcome.code, "message": outcome.message})
+        self._release(item, **values)
+
+    def fail_unconfigured(self) -> None:
+        """Without STRIPE_SECRET_KEY nothing can be sent: each pending item fails saying so, for a manual payment."""
+        message = "Stripe is not configured (STRIPE_SECRET_KEY): pay this item by hand and mark it paid."
+        for state, text in (("new", message), ("sent", message + " It was sent to Stripe before: check Stripe's "
+                                                          "transfers first."), ("error", message)):
+            db.session.execute(update(ITEMS).where(ITEMS.c.batch_id == self.batch_id, ITEMS.c.status == "pending",
+                                                   ITEMS.c.attempt_state == state)
+                               .values(status="failed", failure_code="not_configured", failure_message=text))
+        db.session.commit()
+
+    # ---- the end ------------------------------------------------------------------------------------------
+    def next_wake(self) -> float | None:
+        """Seconds until one of the batch's pending items may be tried again (at most 1); None when none is left."""
+        now = utcnow()
+        rows = db.session.execute(db.select(ITEMS.c.next_attempt_at, ITEMS.c.lease_until, ITEMS.c.lease_owner)
+                                  .where(ITEMS.c.batch_id == self.batch_id, ITEMS.c.status == "pending")).all()
+        db.session.commit()
+        waits = []
+        for next_at, lease_until, owner in rows:
+            # An item another executor holds is waited for: it finishes it, or its lease runs out (it died).
+            at = max(t for t in (next_at, lease_until if owner != self.owner else None, now) if t is not None)
+            waits.append((at - now).total_seconds())
+        return min(min(waits), 1.0) + 0.01 if waits else None
+
+    def finish(self) -> dict:
+        batch = service.get_batch(self.batch_id, lock=True)
+        service.finish_batch_if_done(batch)
+        result = {"status": batch.status, **service.progress(batch)}
+        db.session.commit()
+        return result
+
+
+def execute_batch(batch_id: int, on_progress=None) -> dict:
+    """Run the batch's pending items in this process (the CLI and the background task both come here)."""
+    return Executor(batch_id, on_progress=on_progress).run()
+
+
+def batch_is_executing(batch: PayoutBatch) -> bool:
+    return batch.status == "processing"
