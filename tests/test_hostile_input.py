@@ -324,3 +324,12 @@ def test_a_task_changed_while_another_request_deletes_it_is_404_not_500(postgres
     assert answers and answers[0].status_code == 404, answers and answers[0].get_data(as_text=True)[:300]
     assert set(answers[0].json) == ERROR_KEYS
     assert db.session.get(Task, task_id) is None
+
+
+def test_a_program_amount_beyond_the_columns_is_a_form_message(pages, login_as):
+    login_as("coordinator")
+    response = pages.submit("/admin/programs/new", {
+        "name": "Big", "currency": "usd", "reward_type": "flat", "amount": "30000000", "percent": "",
+        "min_sale_amount": "0", "attribution_days": "30", "hold_days": "30"})
+    assert response.status_code == 422
+    assert "That amount is too large" in response.get_data(as_text=True)
