@@ -121,6 +121,11 @@ class Config:
     RESET_RATE_LIMIT = "10 per 10 minutes"
     RESET_ADDRESS_RATE_LIMIT = "3 per hour"
     PASSWORD_CHANGE_RATE_LIMIT = "5 per 10 minutes"
+    # The referral link page (/r/<code>): submissions per client address, and per referral code from anywhere.
+    LANDING_RATE_LIMIT_PER_CLIENT = os.environ.get("LANDING_RATE_LIMIT_PER_CLIENT", "10 per hour")
+    LANDING_RATE_LIMIT_PER_CODE = os.environ.get("LANDING_RATE_LIMIT_PER_CODE", "30 per day")
+    # Referrals one customer may make in 24 hours (portal, link and API; staff recording one are not counted).
+    REFERRALS_PER_DAY = int(os.environ.get("REFERRALS_PER_DAY", "20"))
     RATELIMIT_HEADERS_ENABLED = True
 
     API_TITLE = "Refero API"

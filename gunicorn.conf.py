@@ -69,3 +69,8 @@ def on_exit(server):
     """A directory made for this server goes with it (a shared one is emptied by its owner, see DEPLOY.md)."""
     if _own_metrics_dir:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
+
+# Request lines and headers up to gunicorn's own maxima reach the app, which answers an overlong query string
+# with a JSON 414 in the API's error shape (see rewards.bounds); only beyond these does gunicorn answer itself.
+limit_request_line = 8190
+limit_request_field_size = 16380

@@ -24,12 +24,14 @@ def register_logging(app):
 def register_extensions(app):
     from rewards import models  # noqa: F401  (every model registered before Alembic or queries look)
     from rewards.accounts.auth import register_auth
+    from rewards.bounds import register_bounds
     from rewards.extensions import api, bootstrap, csrf, db, limiter, login_manager, mail, migrate
     from rewards.jobs import init_celery
     from rewards.templating import register_templating
     from rewards.security import register_security_headers
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    register_bounds(app)
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)

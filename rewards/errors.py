@@ -36,6 +36,12 @@ class Conflict(DomainError):
     status = 409
 
 
+class TooMany(DomainError):
+    """A limit on how often something may be done was reached; try again later."""
+
+    status = 429
+
+
 def wants_json() -> bool:
     if request.path.startswith(("/api/", "/webhooks/", "/healthz", "/readyz")):
         return True
@@ -47,19 +53,24 @@ def error_body(code: int, status: str, message: str, errors: dict | None = None)
     return {"code": code, "status": status, "message": message, "errors": errors or {}}
 
 
+def _protocol_headers(error: HTTPException) -> dict:
+    """The headers the error's status calls for (Allow on a 405, Retry-After…), without its HTML content type."""
+    return {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+
+
 def handle_http_exception(error: HTTPException):
     if wants_json():
         payload, code, headers = api.handle_http_exception(error)
         payload.setdefault("message", error.description or error.name)
         payload.setdefault("errors", {})
-        return jsonify(payload), code, headers
-    return render_template("error.html", error=error), error.code
+        return jsonify(payload), code, {**_protocol_headers(error), **(headers or {})}
+    return render_template("error.html", error=error), error.code, _protocol_headers(error)
 
 
 def handle_domain_error(error: DomainError):
     db.session.rollback()
     names = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity",
-             503: "Service Unavailable"}
+             429: "Too Many Requests", 503: "Service Unavailable"}
     if wants_json():
         return jsonify(error_body(error.status, names[error.status], error.message, error.errors)), error.status
     return render_template("error.html", error=error, message=error.message), error.status

@@ -72,8 +72,10 @@ def parse_money(text: str | None, currency: str, field: str = "amount") -> int |
     if minor != minor.to_integral_value():
         raise InvalidInput(f"{unit} amounts have at most {digits} decimals." if digits else
                            f"{unit} amounts are whole numbers.", field)
-    if minor > 10 ** 15:
-        raise InvalidInput("That amount is too large.", field)
+    from rewards.bounds import MAX_AMOUNT
+
+    if minor > MAX_AMOUNT:  # what the amount columns hold
+        raise InvalidInput(f"That amount is too large: at most {amount_text(MAX_AMOUNT, currency)} {unit}.", field)
     return int(minor)
 
 

@@ -11,6 +11,7 @@ from rewards.admin.stats import midnight
 from rewards.admin.views import date_arg
 from rewards.admin.words import RECORD_TYPES, detail_words, record_type
 from rewards.audit.models import AuditEvent
+from rewards.bounds import id_arg, is_digits
 from rewards.extensions import db
 from rewards.programs.models import Reward
 
@@ -20,7 +21,7 @@ PAGE_SIZE = 50
 
 def _actor_id(term: str) -> int:
     """A user number or email; -1 (nobody) when it names no user."""
-    if term.isdigit():
+    if is_digits(term):
         return int(term)
     return db.session.scalar(select(User.id).where(User.email == term.lower())) or -1
 
@@ -56,7 +57,7 @@ def audit_query(args, first, last):
     entity = (args.get("entity") or "").strip()
     if entity:
         query = query.where(AuditEvent.entity_type == entity)
-    entity_id = args.get("entity_id", type=int)
+    entity_id = id_arg("entity_id")
     if entity_id is not None:
         query = query.where(AuditEvent.entity_id == entity_id)
     if first:

@@ -5,6 +5,7 @@ from math import ceil
 from flask import request
 from sqlalchemy import func, select
 
+from rewards.bounds import page_arg  # noqa: F401  (the pages' one page-number parser)
 from rewards.extensions import db
 
 COUNT_CAP = 10_000
@@ -43,10 +44,6 @@ def capped_page(query, page: int, per_page: int = 50, cap: int = COUNT_CAP, scal
     rows = query.limit(per_page).offset((page - 1) * per_page)
     items = db.session.scalars(rows).all() if scalars else db.session.execute(rows).all()
     return Page(items, page, per_page, total, capped)
-
-
-def page_arg() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
 
 
 def url_args(**changes) -> dict:

@@ -7,6 +7,7 @@ from sqlalchemy import literal_column, select
 from rewards.admin.search import name_or_email_matches
 from rewards.admin.stats import midnight
 from rewards.audit.models import AuditEvent
+from rewards.bounds import is_digits
 from rewards.accounts.models import User
 from rewards.customers.models import Customer
 from rewards.extensions import db
@@ -51,7 +52,7 @@ class Filters:
 
 def referrer_ids(term: str) -> list[int]:
     """Customers a "referrer" filter names: a customer number, or (up to 50) whose name or email contains it."""
-    if term.isdigit():
+    if is_digits(term):
         return [int(term)]
     return list(db.session.scalars(select(Customer.id).where(
         name_or_email_matches(Customer.name, Customer.email, term)).limit(50)))

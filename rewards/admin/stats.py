@@ -16,6 +16,8 @@ PERIODS = {7: "Last 7 days", 30: "Last 30 days", 90: "Last 90 days", 365: "Last 
 DEFAULT_DAYS = 30
 # Longer periods are drawn month by month, so a chart never has hundreds of points.
 DAILY_UP_TO_DAYS = 120
+# A custom range is at most this long (ending on its last day): every figure's cost stays bounded.
+MAX_PERIOD_DAYS = 5 * 366
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Period:
     start: datetime
     end: datetime  # exclusive
     days: int | None  # the preset chosen, or None for a custom range
+    shortened: bool = False  # a custom range longer than MAX_PERIOD_DAYS, cut to its last MAX_PERIOD_DAYS days
 
     @property
     def first_day(self) -> date:
@@ -45,7 +48,10 @@ def period_from(days: int | None = None, first: date | None = None, last: date |
         first = first or last - timedelta(days=DEFAULT_DAYS - 1)
         if first > last:
             first, last = last, first
-        return Period(midnight(first), midnight(last + timedelta(days=1)), None)
+        shortened = (last - first).days >= MAX_PERIOD_DAYS
+        if shortened:
+            first = last - timedelta(days=MAX_PERIOD_DAYS - 1)
+        return Period(midnight(first), midnight(last + timedelta(days=1)), None, shortened)
     days = days if days in PERIODS else DEFAULT_DAYS
     return Period(midnight(today - timedelta(days=days - 1)), midnight(today + timedelta(days=1)), days)
 

@@ -5,19 +5,18 @@ from flask import Blueprint, flash, render_template, request
 
 from rewards.accounts.auth import roles_required
 from rewards.admin import stats
+from rewards.bounds import parse_date
+from rewards.errors import InvalidInput
 
 bp = Blueprint("admin", __name__)
 
 
 def date_arg(name: str) -> date | None:
-    """A YYYY-MM-DD query argument; a malformed one is ignored with a flash saying so."""
-    value = (request.args.get(name) or "").strip()
-    if not value:
-        return None
+    """A YYYY-MM-DD query argument; a malformed or out-of-range one is ignored with a flash saying so."""
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        flash(f"“{value}” is not a date (YYYY-MM-DD): ignored.", "warning")
+        return parse_date(request.args.get(name), name)
+    except InvalidInput as exc:
+        flash(f"{exc.message} Ignored.", "warning")
         return None
 
 
@@ -25,6 +24,9 @@ def date_arg(name: str) -> date | None:
 @roles_required("coordinator")
 def dashboard():
     period = stats.period_from(request.args.get("days", type=int), date_arg("from"), date_arg("to"))
+    if period.shortened:
+        flash(f"A period is at most {stats.MAX_PERIOD_DAYS} days: showing the last {stats.MAX_PERIOD_DAYS} days "
+              f"up to {period.last_day.isoformat()}.", "warning")
     return render_template("admin/dashboard.html", period=period, periods=stats.PERIODS, **stats.dashboard(period))
 
 

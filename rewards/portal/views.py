@@ -3,10 +3,11 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_login import current_user
 
 from rewards.accounts.auth import roles_required
+from rewards.bounds import page_arg
 from rewards.contacts import phone_hint
 from rewards.customers.service import get_customer_by_code, referral_url
 from rewards.errors import DomainError, NotFound
-from rewards.extensions import db
+from rewards.extensions import db, limiter
 from rewards.forms import show_error
 from rewards.ledger.balances import customer_balances
 from rewards.notifications import service as notifications
@@ -14,7 +15,7 @@ from rewards.portal.earnings import rewards_page
 from rewards.portal.forms import LandingForm, ReferralForm, preferences_form
 from rewards.portal.share import qr_svg, share_links
 from rewards.programs.explain import programs_in_force, referee_offer, referrer_sentence
-from rewards.referrals.service import get_referral, referrals_query, submit_referral
+from rewards.referrals.service import get_referral, referrals_query, status_sentence, submit_referral
 
 bp = Blueprint("portal", __name__)
 PAGE_SIZE = 20
@@ -32,9 +33,9 @@ def _own_customer():
 @roles_required("customer")
 def home():
     customer = _own_customer()
-    page = db.paginate(referrals_query(current_user), page=request.args.get("page", 1, type=int),
+    page = db.paginate(referrals_query(current_user), page=page_arg(),
                        per_page=PAGE_SIZE, error_out=False)
-    rewards = rewards_page(customer.id, request.args.get("rewards_page", 1, type=int), PAGE_SIZE)
+    rewards = rewards_page(customer.id, page_arg("rewards_page"), PAGE_SIZE)
     link = referral_url(customer)
     return render_template("portal/home.html", customer=customer, link=link, page=page,
                            earnings=customer_balances(customer.id), rewards=rewards,
@@ -74,7 +75,20 @@ def new_referral():
 @roles_required("customer")
 def referral_detail(referral_id):
     referral = get_referral(referral_id, current_user)
-    return render_template("portal/referral.html", referral=referral, sources=CUSTOMER_SOURCE_WORDS)
+    return render_template("portal/referral.html", referral=referral, sources=CUSTOMER_SOURCE_WORDS,
+                           status_message=status_sentence(referral))
+
+
+def _per_client_limit():
+    return current_app.config["LANDING_RATE_LIMIT_PER_CLIENT"]
+
+
+def _per_code_limit():
+    return current_app.config["LANDING_RATE_LIMIT_PER_CODE"]
+
+
+def _referral_code_key():
+    return f"code:{request.view_args.get('referral_code', '')[:64]}"
 
 
 @bp.route("/portal/preferences", methods=["GET", "POST"])
@@ -91,6 +105,10 @@ def preferences():
 
 
 @bp.route("/r/<referral_code>", methods=["GET", "POST"])
+# Sending the form is throttled per client and per code (from any number of clients): a link cannot be used to
+# flood the program with made-up leads.
+@limiter.limit(_per_client_limit, methods=["POST"])
+@limiter.limit(_per_code_limit, methods=["POST"], key_func=_referral_code_key)
 def landing(referral_code):
     try:
         referrer = get_customer_by_code(referral_code)

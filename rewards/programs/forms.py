@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from rewards.errors import InvalidInput
 from rewards.money import amount_text, parse_money
+from rewards.forms import sane_date
 from rewards.programs.models import REWARD_TYPES
 
 UNITS = "in the currency's units, e.g. 50 or 49.99"
@@ -45,7 +46,7 @@ class ProgramForm(RulesForm):
     referee_coupon_code = StringField("Coupon code for the new customer (optional)",
                                       validators=[Optional(), Length(max=64)])
     referee_credit_amount = optional_amount("Credit for the new customer")
-    effective_from = DateTimeLocalField("Effective from (UTC; empty: now)", validators=[Optional()])
+    effective_from = DateTimeLocalField("Effective from (UTC; empty: now)", validators=[Optional(), sane_date])
     submit = SubmitField("Create version")
 
 
@@ -53,8 +54,8 @@ class WhatIfForm(RulesForm):
     class Meta:
         csrf = False  # a read-only GET form: nothing changes
 
-    from_date = DateField("Sales from", validators=[DataRequired()])
-    to_date = DateField("Sales to", validators=[DataRequired()])
+    from_date = DateField("Sales from", validators=[DataRequired(), sane_date])
+    to_date = DateField("Sales to", validators=[DataRequired(), sane_date])
     submit = SubmitField("Run")
 
 

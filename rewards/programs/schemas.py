@@ -5,7 +5,7 @@ import marshmallow as ma
 from marshmallow import ValidationError, fields, validate
 
 from rewards.programs.models import REWARD_STATUSES, REWARD_TYPES
-from rewards.schemas import Currency, InputSchema, Money, QuerySchema, UTCDateTime, short_text
+from rewards.schemas import Currency, Date, InputSchema, Money, QuerySchema, UTCDateTime, query_id, short_text
 
 
 class Percent(fields.String):
@@ -30,7 +30,7 @@ class Percent(fields.String):
 
 
 class TierSchema(InputSchema):
-    from_referral = fields.Integer(strict=True, required=True, validate=validate.Range(min=2))
+    from_referral = fields.Integer(strict=True, required=True, validate=validate.Range(min=2, max=1_000_000))
     amount = Money(load_default=None, allow_none=True)
     percent = Percent(load_default=None, allow_none=True)
 
@@ -107,7 +107,7 @@ class RewardSchema(ma.Schema):
 
 
 class RewardQuerySchema(QuerySchema):
-    referrer_id = fields.Integer()
+    referrer_id = query_id()
     status = fields.String(validate=validate.OneOf(REWARD_STATUSES))
 
 
@@ -123,8 +123,8 @@ class BalanceSchema(ma.Schema):
 
 
 class WhatIfSchema(RulesSchema):
-    from_date = fields.Date(required=True, data_key="from")
-    to_date = fields.Date(required=True, data_key="to")
+    from_date = Date(required=True, data_key="from")
+    to_date = Date(required=True, data_key="to")
     hold_days = fields.Integer(strict=True, load_default=0, validate=validate.Range(min=0, max=3650))
 
 

@@ -9,7 +9,8 @@ from rewards.accounts.models import User
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
 from rewards.clock import utcnow
-from rewards.errors import Conflict, InvalidInput, NotFound
+from rewards.contacts import canonical_email
+from rewards.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.programs.models import Program, Reward
 from rewards.programs import rules
@@ -46,9 +47,28 @@ def _locked(referral_id: int) -> Referral:
     return referral
 
 
+def is_party_to(user: User, referral: Referral) -> bool:
+    """Whether the staff user is the referral's referrer or referee: by their customer record, or the same
+    normalised email (mailbox) or phone."""
+    referrer = referral.referrer
+    own = user.customer
+    if referrer.user_id == user.id or (own is not None and own.id == referrer.id):
+        return True
+    mailboxes = {canonical_email(user.email)} | ({canonical_email(own.email)} if own is not None else set())
+    phones = {own.phone} if own is not None and own.phone else set()
+    return bool({canonical_email(referrer.email), canonical_email(referral.referee_email)} & mailboxes
+                or {referrer.phone, referral.referee_phone} & phones)
+
+
+def _check_not_party(referral: Referral, user: User) -> None:
+    if is_party_to(user, referral):
+        raise Forbidden("You are the referrer or the referee of this referral: another coordinator must decide it.")
+
+
 def approve_referral(referral_id: int, user: User) -> tuple[Referral, Reward | None]:
     """A coordinator approves a flagged referral (not committed): it qualifies and earns its reward."""
     referral = _locked(referral_id)
+    _check_not_party(referral, user)
     if referral.status != "review" or not referral.can_move_to("qualified"):
         raise Conflict(f"Only a referral in review can be approved; this one is {referral.status}.")
     previous = latest_decision(referral.id)
@@ -72,6 +92,7 @@ def reject_referral(referral_id: int, user: User, reason: str) -> Referral:
     if not reason:
         raise InvalidInput("Give the reason for rejecting.", "reason")
     referral = _locked(referral_id)
+    _check_not_party(referral, user)
     if not referral.can_move_to("rejected"):
         raise Conflict(f"A referral that is {referral.status} cannot be rejected.")
     previous = latest_decision(referral.id)

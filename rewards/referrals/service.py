@@ -1,4 +1,8 @@
 """Submitting referrals: normalising the referee and refusing what the program does not accept."""
+from datetime import timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from rewards import audit, events
@@ -6,7 +10,8 @@ from rewards.accounts.models import User
 from rewards.contacts import canonical_email, normalize_email, normalize_phone
 from rewards.customers.models import Customer
 from rewards.customers.service import find_customer_by_email
-from rewards.errors import Conflict, InvalidInput, NotFound
+from rewards.clock import utcnow
+from rewards.errors import Conflict, InvalidInput, NotFound, TooMany
 from rewards.extensions import db
 from rewards.referrals.models import SOURCES, Referral
 
@@ -25,6 +30,8 @@ def submit_referral(referrer: Customer, referee_email: str, referee_name: str, s
         raise InvalidInput("You cannot refer yourself.", "referee_email")
     if find_customer_by_email(email):
         raise Conflict("This person is already a customer.", "referee_email")
+    if source not in UNLIMITED_SOURCES:
+        check_daily_limit(referrer)
     if db.session.scalar(db.select(Referral.id).filter_by(referrer_id=referrer.id, referee_email=email)):
         raise Conflict("You have already referred this person.", "referee_email")
     referral = Referral(referrer_id=referrer.id, referee_email=email, referee_name=name,
@@ -38,6 +45,46 @@ def submit_referral(referrer: Customer, referee_email: str, referee_name: str, s
     audit.record("referral.created", referral, {"source": source, "referrer_id": referrer.id})
     events.referral_created.send(referral)
     return referral
+
+
+# Staff recording a referral on a customer's behalf are accountable for it; every other door is counted.
+UNLIMITED_SOURCES = ("admin",)
+
+
+def daily_limit() -> int:
+    return current_app.config.get("REFERRALS_PER_DAY", 20) if has_app_context() else 20
+
+
+def check_daily_limit(referrer: Customer) -> None:
+    """TooMany when the referrer made REFERRALS_PER_DAY referrals in the last 24 hours (0: no limit).
+
+    The referrer's row is locked first (PostgreSQL), so concurrent submissions are counted one after another.
+    """
+    limit = daily_limit()
+    if not limit:
+        return
+    lock = select(Customer.id).where(Customer.id == referrer.id)
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(lock.with_for_update())
+    made = db.session.scalar(select(func.count()).select_from(Referral).where(
+        Referral.referrer_id == referrer.id, Referral.created_at >= utcnow() - timedelta(days=1)))
+    if made >= limit:
+        raise TooMany(f"You have made {made} referrals in the last 24 hours, the most the program takes in a day. "
+                      f"Please try again tomorrow.", "referee_email")
+
+
+STATUS_SENTENCES = {
+    "pending": "We are waiting for {name} to make a first purchase.",
+    "review": "{name} made a purchase; we are checking it before the referral counts.",
+    "qualified": "{name}'s purchase counts: this referral earned you a reward.",
+    "rejected": "This referral did not qualify for a reward.",
+    "expired": "This referral expired: {name} did not buy within the program's time.",
+}
+
+
+def status_sentence(referral: Referral) -> str:
+    """One plain sentence on where the referral stands: all a customer is told about its decision."""
+    return STATUS_SENTENCES.get(referral.status, "").format(name=referral.referee_name)
 
 
 def get_referral(referral_id: int, viewer: User | None = None) -> Referral:

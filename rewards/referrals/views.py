@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Length
 from rewards.accounts.auth import roles_required
 from rewards.contacts import normalize_email
 from rewards.customers.service import find_customer_by_email, get_customer_by_code
+from rewards.bounds import page_arg
 from rewards.errors import DomainError, NotFound
 from rewards.extensions import db
 from rewards.forms import show_error
@@ -69,7 +70,7 @@ class BulkForm(FlaskForm):
 @bp.route("/admin/review")
 @roles_required("coordinator")
 def review_queue():
-    page = db.paginate(review.review_queue_query(), page=request.args.get("page", 1, type=int), per_page=25,
+    page = db.paginate(review.review_queue_query(), page=page_arg(), per_page=25,
                        error_out=False)
     decisions = review.latest_decisions([r.id for r in page.items])
     return render_template("admin/review.html", page=page, decisions=decisions, approve_form=ApproveForm(),

@@ -1,4 +1,5 @@
-"""Weighing stored sales against pending referrals: each check with a sentence, the outcome, first referrer wins.
+"""Weighing stored sales against pending referrals: each check with a sentence, the outcome, and attribution (a
+sale naming a referral code belongs to that code's referrer; otherwise the earliest referral by email or phone).
 
 One implementation serves a single new sale and a re-validation of every pending referral: one SQL
 statement streams the (referral, matching sale) pairs, the rules run over each referral's pairs in
@@ -33,6 +34,8 @@ class Weighed:
     sale_fingerprint: str | None
     valid: bool
     self_checks: list  # [(passed, detail)] for email and phone; the card is checked once fingerprints are known
+    sale_code: str | None = None  # the referral code the proving sale names, if any
+    by_code: bool = False  # the proving sale names this referral's referrer's code
     checks: list = field(default_factory=list)
     outcome: str = "pending"
 
@@ -93,6 +96,7 @@ def evaluate(rows: list, programs: ProgramsInForce) -> Weighed | None:
               _new_buyer_check(earlier, created_at), _minimum_check(row, program)]
     return Weighed(referral_id=referral_id, created_at=created_at, referrer_id=referrer_id,
                    buyer_key=row[10] or row[11] or "", sale_id=row[8], sale_fingerprint=row[16],
+                   sale_code=row[15], by_code=row[15] is not None and row[15] == row[7],
                    valid=all(check["passed"] for check in checks),
                    self_checks=_self_checks(row, referrer_email, referrer_phone), checks=checks)
 
@@ -170,15 +174,39 @@ def finish_self_check(weighed: Weighed, referrer_cards: set) -> None:
         weighed.outcome = "qualified" if check["passed"] else "review"
 
 
-def settle_first_referrer(results: list[Weighed]) -> None:
-    """Several referrers, one buyer: the earliest valid referral wins, the others are rejected with the reason."""
+def staff_check(weighed: Weighed, staff_member: str) -> None:
+    """The referrer is a staff member's own customer record: the reward waits for review by someone else."""
+    weighed.checks.append(_check("not_staff_referrer", False,
+                                 f"The referrer is the customer record of staff member {staff_member}; another "
+                                 f"coordinator must review this referral."))
+    if weighed.outcome == "qualified":
+        weighed.outcome = "review"
+
+
+def settle_first_referrer(results: list[Weighed], referrer_codes: set | frozenset = frozenset()) -> None:
+    """Several referrers, one buyer: who gets the buyer, the others are rejected with the reason.
+
+    A sale that names a referral code belongs to that code's referrer, whatever other referrals name the buyer
+    (`referrer_codes`: the codes among the sales that belong to an enrolled customer). Among referrals matched by
+    email or phone alone, the earliest valid one wins.
+    """
     winners: dict[str, Weighed] = {}
-    for weighed in sorted(results, key=lambda w: (w.created_at, w.referral_id)):
+    for weighed in sorted(results, key=lambda w: (not w.by_code, w.created_at, w.referral_id)):
         if weighed.valid and weighed.buyer_key not in winners:
             winners[weighed.buyer_key] = weighed
     for weighed in results:
         winner = winners.get(weighed.buyer_key)
-        if winner is None or winner is weighed:
+        foreign_code = weighed.sale_code is not None and not weighed.by_code and weighed.sale_code in referrer_codes
+        if weighed.by_code and winner is weighed:
+            weighed.checks.append(_check("earliest_referral", True,
+                                         "The buyer's sale names this referrer's referral code, so it is theirs."))
+        elif (winner is not None and winner.by_code and winner is not weighed) or (weighed.valid and foreign_code):
+            weighed.outcome = "rejected"
+            weighed.checks.append(_check(
+                "earliest_referral", False,
+                "The buyer's sale names another referrer's referral code; a sale naming a code belongs to that "
+                "code's referrer."))
+        elif winner is None or winner is weighed:
             weighed.checks.append(_check("earliest_referral", True,
                                          "No earlier referral of this buyer was proved by a sale."))
         else:

@@ -58,7 +58,7 @@ def import_sales(text, on_batch=None, on_progress=None, weigh: bool = True) -> I
         raise InvalidInput("The file is empty; the first line must be the CSV header.", "file") from None
     report, batch, seen = ImportReport(), [], {}
     width = max(columns.values()) + 1
-    for record in reader:
+    for record in _records(reader, report):
         line = reader.line_num
         if on_progress:
             on_progress(1)
@@ -88,6 +88,17 @@ def import_sales(text, on_batch=None, on_progress=None, weigh: bool = True) -> I
         if weigh:
             report.outcomes = dict(revalidate(since_sale_id=report.first_sale_id))
     return report
+
+
+def _records(reader, report: ImportReport):
+    """The reader's records; a line the csv module cannot read (a field past its size limit) is an error, not the end."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.error(reader.line_num, f"Unreadable CSV line: {exc}.")
 
 
 def _repeat(report: ImportReport, line: int, same: bool) -> None:

@@ -3,21 +3,24 @@ import hashlib
 import re
 from datetime import datetime, timezone
 
+from rewards.bounds import MAX_AMOUNT, MAX_TIME, MIN_TIME, check_text, time_in_range
 from rewards.contacts import normalize_email, normalize_phone
 from rewards.errors import InvalidInput
 
 _CURRENCY = re.compile(r"^[a-z]{3}$")
-MAX_AMOUNT = 10**13
+AMOUNT_MESSAGE = "Amount must be a whole number of minor units (cents), e.g. 1999."
 
 
 def clean_amount(value, field: str = "amount") -> int:
     if isinstance(value, str):
         value = value.strip()
-        if not value.isdigit():
-            raise InvalidInput("Amount must be a whole number of minor units (cents), e.g. 1999.", field)
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_AMOUNT:
-        raise InvalidInput("Amount must be a whole number of minor units (cents), e.g. 1999.", field)
+        if not (value.isascii() and value.isdigit()):
+            raise InvalidInput(AMOUNT_MESSAGE, field)
+        value = int(value) if len(value) <= 19 else MAX_AMOUNT + 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(AMOUNT_MESSAGE, field)
+    if value > MAX_AMOUNT:
+        raise InvalidInput(f"Amount is at most {MAX_AMOUNT} minor units.", field)
     return value
 
 
@@ -29,6 +32,9 @@ def clean_time(value, field: str = "occurred_at") -> datetime:
             raise InvalidInput("Time must be ISO 8601 with an offset, e.g. 2026-03-01T10:00:00Z.", field) from None
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise InvalidInput("Time must be ISO 8601 with an offset, e.g. 2026-03-01T10:00:00Z.", field)
+    # Compared before converting: 9999-12-31T23:59:59-14:00 is past the year 9999 in UTC.
+    if not time_in_range(value):
+        raise InvalidInput(f"Time must be between {MIN_TIME:%Y-%m-%d} and {MAX_TIME:%Y-%m-%d}.", field)
     return value.astimezone(timezone.utc)
 
 
@@ -38,6 +44,10 @@ def clean_sale(fields: dict, email_required: bool = True) -> dict:
     Every door (API, CSV import, Stripe events) cleans its sales here; only Stripe may report a sale
     without an email (`email_required=False`), matched by phone or not at all.
     """
+    for name in ("external_id", "email", "currency", "referral_code", "phone", "payment_fingerprint"):
+        value = fields.get(name)
+        if isinstance(value, str):
+            check_text(value, name)
     external_id = (fields.get("external_id") or "").strip()
     if not external_id or len(external_id) > 255:
         raise InvalidInput("external_id is required (at most 255 characters).", "external_id")

@@ -25,7 +25,7 @@ class SaleResultSchema(ma.Schema):
 
 
 class RefundCreateSchema(InputSchema):
-    amount = Money(required=True, validate=validate.Range(min=1, max=10**13))
+    amount = Money(minimum=1, required=True)
     external_id = fields.String(required=True, validate=validate.Length(min=1, max=255))
 
 

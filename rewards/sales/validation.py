@@ -16,8 +16,9 @@ from rewards.extensions import db
 from rewards.programs.granting import grant_rewards
 from rewards.programs.models import Reward
 from rewards.referrals.models import Referral
+from rewards.accounts.models import STAFF_ROLES, User
 from rewards.sales.checks import (STREAM_BATCH, ProgramsInForce, evaluate, finish_self_check, pairs_query,
-                                  settle_first_referrer)
+                                  settle_first_referrer, staff_check)
 from rewards.sales.models import Decision, Sale
 
 CHUNK = 1000
@@ -51,8 +52,32 @@ def weigh(referral_filter, on_progress=None) -> tuple[list, dict]:
     cards = _referrer_cards(sorted({w.referrer_id for w in results if w.sale_fingerprint}))
     for weighed in results:
         finish_self_check(weighed, cards.get(weighed.referrer_id, set()))
-    settle_first_referrer(results)
+    staff = _staff_referrers(sorted({w.referrer_id for w in results}))
+    for weighed in results:
+        if weighed.referrer_id in staff:
+            staff_check(weighed, staff[weighed.referrer_id])
+    settle_first_referrer(results, _referrer_codes(sorted({w.sale_code for w in results
+                                                            if w.sale_code and not w.by_code})))
     return results, _write(results, on_progress)
+
+
+def _staff_referrers(referrer_ids: list) -> dict[int, str]:
+    """The referrers who are staff members' own customer records (linked, or the same email): {id: staff email}."""
+    staff = {}
+    join = or_(User.id == Customer.user_id, User.email == Customer.email)
+    for chunk in chunks(referrer_ids, CHUNK):
+        rows = db.session.execute(select(Customer.id, User.email).join(User, join)
+                                  .where(Customer.id.in_(chunk), User.role.in_(STAFF_ROLES)))
+        staff.update(dict(rows.all()))
+    return staff
+
+
+def _referrer_codes(codes: list) -> set:
+    """Which of these referral codes belong to an enrolled customer."""
+    found = set()
+    for chunk in chunks(codes, CHUNK):
+        found.update(db.session.scalars(select(Customer.referral_code).where(Customer.referral_code.in_(chunk))))
+    return found
 
 
 def _referrer_cards(referrer_ids: list) -> dict[int, set]:

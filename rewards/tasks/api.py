@@ -27,9 +27,7 @@ class Tasks(MethodView):
     @blp.response(201, TaskSchema)
     def post(self, data):
         """Add a card (at the bottom of its column unless `position` is given)."""
-        task = service.create_task(data, current_user)
-        db.session.commit()
-        return task
+        return service.commit_and_keep(service.create_task(data, current_user))
 
 
 @blp.route("/<int:task_id>")
@@ -45,13 +43,11 @@ class TaskById(MethodView):
     @blp.response(200, TaskSchema)
     def patch(self, data, task_id):
         """Change some fields; `status` and `position` move the card."""
-        task = service.update_task(service.get_task(task_id), data)
-        db.session.commit()
-        return task
+        return service.commit_and_keep(service.update_task(service.get_task(task_id, for_change=True), data))
 
     @roles_required("coordinator")
     @blp.response(204)
     def delete(self, task_id):
         """Remove a card."""
-        service.delete_task(service.get_task(task_id))
+        service.delete_task(service.get_task(task_id, for_change=True))
         db.session.commit()

@@ -4,6 +4,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField, SubmitFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from rewards.forms import id_range, sane_date
 from rewards.tasks.models import PRIORITIES, STATUS_LABELS
 
 
@@ -20,10 +21,10 @@ class TaskForm(FlaskForm):
     description = TextAreaField("Description (optional)", validators=[Optional(), Length(max=5000)])
     status = SelectField("Column", choices=_choices(STATUS_LABELS.items()), default="todo")
     assignee_id = SelectField("Assignee", coerce=_id_or_none, validate_choice=True)
-    due_date = DateField("Due date (optional)", validators=[Optional()])
+    due_date = DateField("Due date (optional)", validators=[Optional(), sane_date])
     priority = SelectField("Priority", choices=_choices((p, p.title()) for p in PRIORITIES), default="normal")
-    referral_id = IntegerField("Referral number (optional)", validators=[Optional(), NumberRange(min=1)])
-    customer_id = IntegerField("Customer number (optional)", validators=[Optional(), NumberRange(min=1)])
+    referral_id = IntegerField("Referral number (optional)", validators=[Optional(), id_range()])
+    customer_id = IntegerField("Customer number (optional)", validators=[Optional(), id_range()])
     submit = SubmitField("Save task")
 
     def set_assignees(self, users):

@@ -2,18 +2,19 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from rewards.schemas import InputSchema, QuerySchema, UTCDateTime
+from rewards.bounds import MAX_ID
+from rewards.schemas import Date, Id, InputSchema, QuerySchema, UTCDateTime, query_id
 from rewards.tasks.models import PRIORITIES, TASK_STATUSES
 from rewards.tasks.service import today
 
 
 def _optional_id():
-    return fields.Integer(strict=True, allow_none=True)
+    return Id(allow_none=True)
 
 
 class TaskQuerySchema(QuerySchema):
     status = fields.String(validate=validate.OneOf(TASK_STATUSES))
-    assignee_id = fields.Integer()
+    assignee_id = query_id()
 
 
 class TaskUpdateSchema(InputSchema):
@@ -21,12 +22,12 @@ class TaskUpdateSchema(InputSchema):
     description = fields.String(validate=validate.Length(max=5000), allow_none=True)
     status = fields.String(validate=validate.OneOf(TASK_STATUSES))
     assignee_id = _optional_id()
-    due_date = fields.Date(allow_none=True)
+    due_date = Date(allow_none=True)
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     referral_id = _optional_id()
     customer_id = _optional_id()
     # Index within the column (0 = top); without it a card changing column goes to the bottom.
-    position = fields.Integer(strict=True, validate=validate.Range(min=0))
+    position = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_ID))
 
 
 class TaskCreateSchema(TaskUpdateSchema):

@@ -1,6 +1,7 @@
 """Task rules: creating, editing, moving between columns and deleting cards, each with an audit event."""
 from datetime import date
 
+from sqlalchemy import text
 from sqlalchemy.orm import selectinload
 
 from rewards import audit
@@ -15,12 +16,35 @@ from rewards.tasks.models import PRIORITIES, TASK_STATUSES, Task
 EDITABLE = ("title", "description", "assignee_id", "due_date", "priority", "referral_id", "customer_id")
 
 
+def commit_and_keep(task: Task) -> Task:
+    """Commit, keeping the task as written for the answer: once the board's lock is released another request may
+    delete it, and reading it back then would fail."""
+    db.session.flush()
+    db.session.expunge(task)
+    db.session.commit()
+    return task
+
+
 def today() -> date:
     """The board's "today" (UTC), for due dates and overdue marks."""
     return utcnow().date()
 
 
-def get_task(task_id: int) -> Task:
+# Key of the advisory lock that makes changes to the board take turns (PostgreSQL).
+BOARD_LOCK = 0x7461736B
+
+
+def lock_board() -> None:
+    """Changes to the board one at a time, until this transaction ends (PostgreSQL): placing a card renumbers its
+    column, so a concurrent move or delete would otherwise write over rows that changed or vanished meanwhile."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BOARD_LOCK})
+
+
+def get_task(task_id: int, for_change: bool = False) -> Task:
+    """The task (404 if none); `for_change` first takes the board's lock, so what is read is what gets changed."""
+    if for_change:
+        lock_board()
     task = db.session.get(Task, task_id)
     if task is None:
         raise NotFound("No such task.")
@@ -90,6 +114,7 @@ def _check_status(status: str) -> str:
 
 def create_task(fields: dict, creator: User | None = None, *, auto_key: str | None = None) -> Task:
     """Add a card (not committed): at the end of its column, or at `position` when given."""
+    lock_board()
     clean = _validate({"title": fields.get("title"), **fields})
     status = _check_status(fields.get("status") or "todo")
     task = Task(**clean, status=status, created_by_id=creator.id if creator else None, auto_key=auto_key)

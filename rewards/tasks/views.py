@@ -4,7 +4,9 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate
 
 from rewards.accounts.auth import roles_required
+from rewards.bounds import id_arg
 from rewards.errors import DomainError, InvalidInput
+from rewards.schemas import query_id
 from rewards.extensions import db
 from rewards.tasks import automatic, service
 from rewards.tasks.forms import MoveForm, TaskForm
@@ -16,13 +18,13 @@ bp = Blueprint("tasks", __name__, url_prefix="/admin/tasks")
 
 class MoveSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(TASK_STATUSES))
-    after_id = fields.Integer(allow_none=True, load_default=None)
+    after_id = query_id(allow_none=True, load_default=None)
 
 
 @bp.route("")
 @roles_required("coordinator")
 def board():
-    assignee_id = request.args.get("assignee", type=int)
+    assignee_id = id_arg("assignee")
     return render_template("tasks/board.html", columns=service.board(assignee_id), labels=STATUS_LABELS,
                            staff=service.staff_users(), assignee_id=assignee_id, today=service.today(),
                            move_form=MoveForm())
@@ -34,12 +36,12 @@ def new():
     form = TaskForm()
     form.set_assignees(service.staff_users())
     if request.method == "GET":
-        open_task = automatic.open_automatic_task(request.args.get("referral_id", type=int) or -1)
+        open_task = automatic.open_automatic_task(id_arg("referral_id") or -1)
         if open_task is not None:
             flash(f"This referral already has an open task, “{open_task.title}”: here it is.", "info")
             return redirect(url_for("tasks.edit", task_id=open_task.id))
-        form.referral_id.data = request.args.get("referral_id", type=int)
-        form.customer_id.data = request.args.get("customer_id", type=int)
+        form.referral_id.data = id_arg("referral_id")
+        form.customer_id.data = id_arg("customer_id")
         form.title.data = request.args.get("title", "")[:200] or None
     if form.validate_on_submit() and _saved(form, lambda: service.create_task(
             {**form.fields_for_service(), "status": form.status.data}, current_user)):
@@ -51,7 +53,7 @@ def new():
 @bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
 @roles_required("coordinator")
 def edit(task_id):
-    task = service.get_task(task_id)
+    task = service.get_task(task_id, for_change=request.method == "POST")
     form = TaskForm(obj=task)
     form.set_assignees(service.staff_users())
     if form.validate_on_submit() and _saved(form, lambda: service.update_task(
@@ -77,7 +79,7 @@ def _saved(form, action) -> bool:
 @roles_required("coordinator")
 def move(task_id):
     """Drag and drop posts JSON {status, after_id}; the fallback form posts `status` and comes back to the board."""
-    task = service.get_task(task_id)
+    task = service.get_task(task_id, for_change=True)
     if request.is_json:
         try:
             args = MoveSchema().load(request.get_json(silent=True) or {})
@@ -88,8 +90,7 @@ def move(task_id):
             service.move_task(task, args["status"], position=0)
         else:
             service.move_task(task, args["status"], after_id=args["after_id"])
-        db.session.commit()
-        return jsonify(TaskSchema().dump(task))
+        return jsonify(TaskSchema().dump(service.commit_and_keep(task)))
     form = MoveForm()
     if not form.validate_on_submit():
         raise InvalidInput("Pick a column to move the card to.", "status")
@@ -106,7 +107,7 @@ def _same_site(url: str | None) -> bool:
 @bp.route("/<int:task_id>/delete", methods=["POST"])
 @roles_required("coordinator")
 def delete(task_id):
-    task = service.get_task(task_id)
+    task = service.get_task(task_id, for_change=True)
     title = task.title
     service.delete_task(task)
     db.session.commit()
