@@ -8,9 +8,13 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pytest
 
 from rewards import demo
+from rewards.accounts import tokens
+from rewards.accounts.models import User
+from rewards.accounts.service import hash_password
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.extensions import db
+from rewards.payouts.models import PayoutBatch
 from rewards.programs.models import Program
 from rewards.referrals.models import Referral
 from rewards.sales.models import Sale
@@ -41,6 +45,10 @@ WIDER_THAN_VIEWPORT = """() => {
   }
   return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 8)};
 }"""
+# Badges that show no background: white text on the page's white, unreadable (e.g. a status without a colour).
+INVISIBLE_BADGES = """() => [...document.querySelectorAll('.badge')]
+  .filter(b => b.textContent.trim() && getComputedStyle(b).backgroundColor === 'rgba(0, 0, 0, 0)')
+  .map(b => b.className + ': ' + b.textContent.trim()).slice(0, 5)"""
 AXE = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
   return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
@@ -56,6 +64,8 @@ def check_page(page, path, name, screenshot, problems, expect=200):
     layout = page.evaluate(WIDER_THAN_VIEWPORT)
     if layout["scroll"] > layout["width"] or layout["wide"]:
         problems.append(f"{name}: wider than {layout['width']} px ({layout['scroll']} px): {layout['wide']}")
+    for badge in page.evaluate(INVISIBLE_BADGES):
+        problems.append(f"{name}: badge without a background: {badge}")
     page.add_script_tag(url="/vendor/axe.js")
     for violation in page.evaluate(AXE):
         problems.append(f"{name}: {violation}")
@@ -73,10 +83,17 @@ def log_in(page, email, password=demo.DEMO_PASSWORD):
 ROLE_PAGES = {
     "anonymous": lambda ids: [("login", "/login", 200), ("signup", "/signup", 200),
                               ("referral-link", f"/r/{ids['code']}", 200), ("referral-link-unknown", "/r/NoSuchCode12", 404),
-                              ("not-found", "/no/such/page", 404)],
+                              ("not-found", "/no/such/page", 404), ("reset-request", "/password/reset", 200),
+                              ("signup-confirm", f"/signup/confirm/{ids['signup_token']}", 200),
+                              ("claim", f"/account/claim/{ids['claim_token']}", 200),
+                              ("reset", f"/password/reset/{ids['reset_token']}", 200),
+                              ("link-gone", "/password/reset/no-such-token", 404),
+                              ("unsubscribe-invalid", "/unsubscribe/not-a-token", 404)],
     "customer": lambda ids: [("portal", "/portal", 200), ("portal-refer", "/portal/referrals/new", 200),
                              ("portal-referral", f"/portal/referrals/{ids['own_referral']}", 200),
-                             ("password", "/account/password", 200), ("forbidden", "/admin", 403)],
+                             ("password", "/account/password", 200), ("forbidden", "/admin", 403),
+                             ("payouts", "/portal/payouts", 200), ("statement", "/portal/statement", 200),
+                             ("tax-details", "/portal/tax-details", 200), ("preferences", "/portal/preferences", 200)],
     "coordinator": lambda ids: [
         ("dashboard", "/admin", 200), ("dashboard-custom", f"/admin?days=&from={ids['from']}&to={ids['to']}", 200),
         ("pipeline", "/admin/referrals", 200), ("pipeline-search", "/admin/referrals?q=garcia", 200),
@@ -92,7 +109,14 @@ ROLE_PAGES = {
         ("task-edit", f"/admin/tasks/{ids['task']}/edit", 200), ("task-settings", "/admin/tasks/settings", 200),
         ("audit", "/admin/audit", 200), ("audit-filtered", "/admin/audit?action=reward&entity=rewards", 200)],
     "finance": lambda ids: [("finance", "/finance", 200), ("finance-referrals", "/admin/referrals", 200),
-                            ("finance-customers", "/admin/customers", 200), ("finance-forbidden", "/admin/tasks", 403)],
+                            ("finance-customers", "/admin/customers", 200), ("finance-forbidden", "/admin/tasks", 403),
+                            ("batch-paid", f"/finance/payouts/{ids['paid_batch']}", 200),
+                            ("batch-draft", f"/finance/payouts/{ids['draft_batch']}", 200),
+                            ("batch-failed-item", f"/finance/payouts/{ids['failed_batch']}", 200),
+                            ("referrer-payouts", f"/finance/referrers/{ids['payee']}/payouts", 200),
+                            ("referrer-statement", f"/finance/referrers/{ids['payee']}/statement", 200),
+                            ("reconciliation", "/finance/reconciliation", 200),
+                            ("tax-report", "/finance/reports/tax", 200)],
 }
 LOGINS = {"customer": "customer@example.com", "coordinator": "coordinator@example.com",
           "finance": "finance@example.com"}
@@ -101,7 +125,20 @@ LOGINS = {"customer": "customer@example.com", "coordinator": "coordinator@exampl
 def _demo_ids() -> dict:
     casey = db.session.scalar(db.select(Customer).filter_by(email="customer@example.com"))
     today = utcnow().date()
+    # Live emailed links, as their recipients would open them.
+    enrolled = factories.customer(name="Nina Newcomer", email="nina@example.com")
+    links = {"signup_token": tokens.issue("signup", "sam@example.com", name="Sam Signup",
+                                          password_hash=hash_password("a long sign-up passphrase")),
+             "claim_token": tokens.issue("claim", enrolled.email),
+             "reset_token": tokens.issue("reset", "finance@example.com",
+                                         user=db.session.scalar(db.select(User).filter_by(email="finance@example.com")))}
+    db.session.commit()
+    paid_batch = db.session.scalar(db.select(PayoutBatch).filter_by(status="paid").order_by(PayoutBatch.id))
     return {
+        **links,
+        "paid_batch": paid_batch.id, "payee": paid_batch.items[0].customer_id,
+        "draft_batch": db.session.scalar(db.select(PayoutBatch.id).filter_by(status="draft")),
+        "failed_batch": db.session.scalar(db.select(PayoutBatch.id).filter_by(status="partially_failed")),
         "code": casey.referral_code, "customer": casey.id,
         "own_referral": db.session.scalar(db.select(Referral.id).filter_by(referrer_id=casey.id).limit(1)),
         "referral": db.session.scalar(db.select(Referral.id).filter_by(status="qualified").limit(1)),
