@@ -1,7 +1,7 @@
 """Links for people (referral links, links in mail) come from PUBLIC_BASE_URL, never from the request's Host header."""
 import pytest
 
-from config import ProductionConfig
+from config import ProductionConfig, missing_production_settings
 from tests import factories
 
 
@@ -22,9 +22,12 @@ def test_referral_links_never_take_the_host_header(app, client, monkeypatch, bas
 
 def test_production_refuses_to_send_mail_without_a_public_base_url(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "a-production-secret")
-    config = type("Config", (ProductionConfig,), {"MAIL_SERVER": "smtp.example.com", "PUBLIC_BASE_URL": None})
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://db.example/refero")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example.com")
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.delenv("REFERO_ENV", raising=False)
     with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL must be set"):
-        config()
-    ready = type("Config", (ProductionConfig,), {"MAIL_SERVER": "smtp.example.com",
-                                                 "PUBLIC_BASE_URL": "https://rewards.example"})
-    assert ready().PUBLIC_BASE_URL == "https://rewards.example"
+        ProductionConfig()
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://rewards.example")
+    assert not missing_production_settings()
+    ProductionConfig()  # starts
