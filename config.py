@@ -127,6 +127,8 @@ class Config:
     # Referrals one customer may make in 24 hours (portal, link and API; staff recording one are not counted).
     REFERRALS_PER_DAY = int(os.environ.get("REFERRALS_PER_DAY", "20"))
     RATELIMIT_HEADERS_ENABLED = True
+    # Said explicitly: Flask-Limiter's one limiter otherwise keeps whatever the last app it served was told.
+    RATELIMIT_ENABLED = True
 
     API_TITLE = "Refero API"
     API_VERSION = "v1"

@@ -4,6 +4,7 @@ import email
 import email.policy
 import os
 import re
+import time
 import uuid
 from urllib.parse import quote
 
@@ -143,8 +144,12 @@ class Mailbox:
     def to(self, address):
         return [m for m in self.messages if address in m.envelope_recipients]
 
-    def last_to(self, address):
-        found = self.to(address)
+    def last_to(self, address, wait_seconds=10):
+        """The last message to `address`, waiting for it: mail is sent after the response that caused it, so a
+        browser may show the answer before the message reaches the server."""
+        deadline = time.monotonic() + wait_seconds
+        while not (found := self.to(address)) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert found, f"no message to {address}; got: {[(m['To'], m['Subject']) for m in self.messages]}"
         return found[-1]
 

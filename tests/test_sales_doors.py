@@ -39,10 +39,14 @@ def test_a_stripe_sale_is_cleaned_and_hashed_as_an_api_report_of_it_would_be(cli
     assert api.post("/api/v1/sales", json={**same, "amount": 4300}).status_code == 409
 
 
-def test_a_stripe_event_whose_sale_cannot_be_cleaned_is_ignored(client):
+def test_a_stripe_event_whose_sale_cannot_be_cleaned_is_refused_and_recorded(client):
     charge = se.charge(payment_intent="pi_odd", currency="us dollars")
-    assert se.deliver(client, se.event("charge.succeeded", charge)).status_code == 200
+    evt = se.event("charge.succeeded", charge)
+    response = se.deliver(client, evt)
+    assert response.status_code == 400 and "currency" in response.json["errors"]["data"]["object"]
     assert db.session.scalar(db.select(db.func.count()).select_from(Sale)) == 0
+    rejected = db.session.scalars(db.select(AuditEvent).filter_by(action="stripe.event_rejected")).all()
+    assert [event.detail["event_id"] for event in rejected] == [evt["id"]]
 
 
 def test_the_csv_import_leaves_the_audit_events_the_api_leaves(api_as):
