@@ -166,6 +166,7 @@ def test_the_openapi_document_bounds_ids_and_pages(client):
     ("coordinator", f"/admin/audit?entity_id={HUGE}"),
     ("coordinator", f"/admin/tasks?assignee={HUGE}"),
     ("coordinator", f"/admin/tasks/new?referral_id={HUGE}"),
+    ("finance", "/finance/reports/tax?page=10000000000000000000"),
 ])
 def test_pages_refuse_out_of_range_numbers_with_422(client, login_as, role, path):
     login_as(role)
@@ -333,3 +334,28 @@ def test_a_program_amount_beyond_the_columns_is_a_form_message(pages, login_as):
         "min_sale_amount": "0", "attribution_days": "30", "hold_days": "30"})
     assert response.status_code == 422
     assert "That amount is too large" in response.get_data(as_text=True)
+
+
+# Finance: the reports' years and periods, and a batch's minimum, within the same bounds as everything else.
+@pytest.mark.parametrize("path, field", [
+    ("/api/v1/reports/referrers.csv?year=9999", "year"),
+    ("/api/v1/reports/referrers.csv?year=" + "9" * 5000, "year"),
+    ("/api/v1/reports/payouts.csv?from=2026-01-01&to=9999-12-31", "to"),
+    ("/api/v1/reports/journal.csv?from=0001-01-01&to=2026-01-31", "from"),
+])
+def test_a_report_period_out_of_range_is_422(api_as, path, field):
+    response = api_as("finance").get(path)
+    assert_error(response, 422)
+    assert field in query_errors(response)
+
+
+def test_a_finance_page_refuses_a_year_out_of_range(client, login_as):
+    login_as("finance")
+    assert client.get("/finance/reports/tax?year=9999").status_code == 422
+    assert client.get("/finance/reports/payouts.csv?from=2026-01-01&to=9999-12-31").status_code == 422
+
+
+def test_a_batch_minimum_beyond_the_amount_columns_is_422(api_as):
+    response = api_as("finance").post("/api/v1/payout-batches", json={"currency": "usd", "minimum_amount": 2**31})
+    assert_error(response, 422)
+    assert "minimum_amount" in body_errors(response)

@@ -29,7 +29,7 @@ class LinkSchema(ma.Schema):
 
 class BatchCreateSchema(InputSchema):
     currency = Currency(required=True)
-    minimum_amount = Money(load_default=None, allow_none=True, validate=validate.Range(min=1, max=10**13))
+    minimum_amount = Money(minimum=1, load_default=None, allow_none=True)
 
 
 class BatchQuerySchema(QuerySchema):

@@ -2,20 +2,20 @@
 import marshmallow as ma
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from rewards.bounds import MAX_DATE, MIN_DATE
 from rewards.errors import InvalidInput
+from rewards.schemas import Date, QuerySchema
 
 
-class ReportQuery(ma.Schema):
-    class Meta:
-        unknown = ma.EXCLUDE
+class ReportQuery(QuerySchema):
 
     formatted = fields.Boolean(load_default=False, metadata={
         "description": "Add formatted amount columns (currency units) after the contract's columns."})
 
 
 class PeriodQuery(ReportQuery):
-    first = fields.Date(required=True, data_key="from", metadata={"description": "First UTC day, YYYY-MM-DD."})
-    last = fields.Date(required=True, data_key="to", metadata={"description": "Last UTC day (included)."})
+    first = Date(required=True, data_key="from", metadata={"description": "First UTC day, YYYY-MM-DD."})
+    last = Date(required=True, data_key="to", metadata={"description": "Last UTC day (included)."})
 
     @validates_schema
     def from_before_to(self, data, **kwargs):
@@ -24,7 +24,7 @@ class PeriodQuery(ReportQuery):
 
 
 class YearQuery(ReportQuery):
-    year = fields.Integer(required=True, validate=validate.Range(min=1970, max=9999),
+    year = fields.Integer(required=True, validate=validate.Range(min=MIN_DATE.year, max=MAX_DATE.year),
                           metadata={"description": "Calendar year (UTC)."})
 
 

@@ -3,6 +3,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from rewards.accounts.auth import roles_required
+from rewards.bounds import page_arg
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.extensions import db
@@ -54,7 +55,7 @@ def referrers_csv():
 def tax():
     """Referrers whose payments of the year reach the reporting threshold, with what tax details are missing."""
     year = _year()["year"]
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     rows, total = yearly.over_threshold_page(year, page)
     return render_template("reports/tax.html", year=year, rows=rows, total=total, page=page, per_page=50)
 
