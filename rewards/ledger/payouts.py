@@ -12,7 +12,9 @@ its id on its payout item. It is then settled once, by `confirm_paid` (kind `pai
 Functions (stable names and signatures; the payouts package builds on them):
 - `payable_summary(customer_id, currency, at=None) -> Payable`: read-only; what a batch made now would move.
   `payable_summaries(currency, at=None, customer_ids=None)` gives the same for many referrers at once.
-- `batch_payable(customer_id, currency, at=None, idempotency_key=None) -> Batched | None`
+- `batch_payable(customer_id, currency, at=None, idempotency_key=None) -> Batched | None`;
+  `batch_payable_many(currency, [(customer_id, idempotency_key)], at=None)` batches many referrers in a few
+  statements (the same rule: batch_payable is batch_payable_many of one).
 - `confirm_paid(batch_transaction_id, amount, reference=None) -> LedgerTransaction`; `confirm_paid_many`
   settles many in a few statements (the same rule: confirm_paid is confirm_paid_many of one).
 - `release_batch(batch_transaction_id) -> LedgerTransaction`
@@ -37,7 +39,8 @@ lock in the same database transaction, makes each of them happen once.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rewards import audit
 from rewards.bulk import among, chunks
@@ -142,8 +145,12 @@ def payable_summary(customer_id: int, currency: str, at: datetime | None = None)
 
 
 def _rewards(reward_ids) -> list[Reward]:
-    return list(db.session.scalars(select(Reward).where(Reward.id.in_(list(reward_ids))).order_by(Reward.id)
-                                   .execution_options(populate_existing=True))) if reward_ids else []
+    """The rewards, fresh from the database (in chunks), in id order."""
+    rewards = []
+    for chunk in chunks(sorted(set(reward_ids)), CHUNK):
+        rewards += db.session.scalars(select(Reward).where(among(Reward.id, chunk))
+                                      .execution_options(populate_existing=True))
+    return sorted(rewards, key=lambda reward: reward.id)
 
 
 def _legs(transaction: LedgerTransaction) -> list[tuple[str, int, int | None, Account]]:
@@ -160,19 +167,33 @@ def _batch_transaction(batch_transaction_id: int) -> LedgerTransaction:
     return transaction
 
 
-def _currency_of(legs) -> str:
-    return legs[0][3].currency
+def _batches_of(transactions: list[LedgerTransaction]) -> dict[int, Batched]:
+    """{transaction id: Batched} rebuilt from stored `batch` transactions, a few statements for the lot."""
+    legs: dict[int, list] = {transaction.id: [] for transaction in transactions}
+    for chunk in chunks(sorted(legs), CHUNK):
+        for transaction_id, kind, amount, reward_id, currency in db.session.execute(
+                select(LedgerEntry.transaction_id, Account.kind, LedgerEntry.amount, LedgerEntry.reward_id,
+                       Account.currency).join(Account, Account.id == LedgerEntry.account_id)
+                .where(among(LedgerEntry.transaction_id, chunk)).order_by(LedgerEntry.id)):
+            legs[transaction_id].append((kind, amount, reward_id, currency))
+    rewards = {reward.id: reward for reward in _rewards(
+        reward_id for rows in legs.values() for kind, _, reward_id, _ in rows if kind == "referrer_earned" and reward_id)}
+    batches = {}
+    for transaction in transactions:
+        rows = legs[transaction.id]
+        batches[transaction.id] = Batched(
+            transaction.customer_id, rows[0][3],
+            [rewards[r] for r in sorted({r for kind, _, r, _ in rows if kind == "referrer_earned" and r})],
+            -sum(amount for kind, amount, _, _ in rows if kind == "referrer_earned"),
+            sum(amount for kind, amount, _, _ in rows if kind == "referrer_debt"),
+            sum(amount for kind, amount, _, _ in rows if kind == "payouts_in_transit"), transaction)
+    return batches
 
 
 def batch_of(batch_transaction_id: int) -> Batched:
     """The Batched that batch_payable() returned, rebuilt from its stored `batch` transaction."""
     transaction = _batch_transaction(batch_transaction_id)
-    legs = _legs(transaction)
-    gross = -sum(amount for kind, amount, _, _ in legs if kind == "referrer_earned")
-    return Batched(transaction.customer_id, _currency_of(legs),
-                   _rewards({reward_id for kind, _, reward_id, _ in legs if kind == "referrer_earned" and reward_id}),
-                   gross, sum(amount for kind, amount, _, _ in legs if kind == "referrer_debt"),
-                   sum(amount for kind, amount, _, _ in legs if kind == "payouts_in_transit"), transaction)
+    return _batches_of([transaction])[transaction.id]
 
 
 def batch_payable(customer_id: int, currency: str, at: datetime | None = None,
@@ -182,31 +203,74 @@ def batch_payable(customer_id: int, currency: str, at: datetime | None = None,
     Payable: rewards worth more than 0 whose hold ended by `at` (default now) and that are in no batch, plus
     money from reversed transfers. The rewards become `batched`; the transfer to send is the result's `net`
     (never negative, maybe 0). A replay of `idempotency_key` returns the original result and changes nothing.
+    It is batch_payable_many() of one referrer.
     """
-    lock_referrer(customer_id)
-    if idempotency_key is not None:
-        existing = transaction_by_key(idempotency_key)
-        if existing is not None:
-            batched = batch_of(existing.id) if existing.kind == "batch" else None
-            if batched is None or (batched.customer_id, batched.currency) != (customer_id, currency):
-                raise Conflict(f"The key {idempotency_key!r} was used for another ledger transaction.")
-            return batched
-    payable = payable_summary(customer_id, currency, at)
-    if payable.gross == 0:
-        return None
-    rewards = _rewards(payable.reward_ids)
-    earned = AccountRef("referrer_earned", currency, customer_id)
-    legs = [Leg(earned, -reward.amount, reward.id) for reward in rewards]
-    legs += [Leg(earned, -payable.from_reversed_transfers), Leg(AccountRef("referrer_debt", currency, customer_id),
-                                                               payable.netted),
-             Leg(AccountRef("payouts_in_transit", currency, customer_id), payable.net)]
-    transaction = post("batch", legs, memo=f"payout batch: {len(rewards)} rewards, net {payable.net}",
-                       customer_id=customer_id, idempotency_key=idempotency_key)
-    for reward in rewards:
-        reward.status = "batched"
-        audit.record("reward.batched", reward, {"amount": reward.amount, "batch_transaction_id": transaction.id})
-    db.session.flush()
-    return Batched(customer_id, currency, rewards, payable.gross, payable.netted, payable.net, transaction)
+    return batch_payable_many(currency, [(customer_id, idempotency_key)], at)[0]
+
+
+def batch_payable_many(currency: str, referrers: list[tuple[int, str | None]],
+                       at: datetime | None = None) -> list[Batched | None]:
+    """batch_payable() for many (customer id, idempotency key or None) of one currency, in a few statements for the
+    lot (a payout batch is drafted so): a Batched or None for each, in order. Not committed.
+
+    The same rule for each: the referrers are locked (in id order), a replayed key answers its original batch and
+    moves nothing (a key of another referrer, currency or kind is a Conflict), the others' payable money (as
+    payable_summaries() reads it) goes into transit through post_many, their rewards become `batched`.
+    """
+    customer_ids = [customer_id for customer_id, _ in referrers]
+    keys = [key for _, key in referrers if key is not None]
+    if len(set(customer_ids)) != len(customer_ids) or len(set(keys)) != len(keys):
+        raise ValueError("a referrer or a key is batched twice in one call")
+    lock_referrers(customer_ids)
+    replayed: dict[int, Batched] = {}
+    if keys:
+        existing = {}
+        for chunk in chunks(keys, CHUNK):
+            existing.update((t.idempotency_key, t) for t in db.session.scalars(
+                select(LedgerTransaction).where(among(LedgerTransaction.idempotency_key, chunk))))
+        batches = _batches_of([t for t in existing.values() if t.kind == "batch"])
+        for customer_id, key in referrers:
+            if key in existing:
+                batched = batches.get(existing[key].id)
+                if batched is None or (batched.customer_id, batched.currency) != (customer_id, currency):
+                    raise Conflict(f"The key {key!r} was used for another ledger transaction.")
+                replayed[customer_id] = batched
+    todo = [(customer_id, key) for customer_id, key in referrers if customer_id not in replayed]
+    summaries = _summaries(currency, at or utcnow(), [customer_id for customer_id, _ in todo]) if todo else {}
+    moving = [(summaries[customer_id], key) for customer_id, key in todo
+              if customer_id in summaries and summaries[customer_id].gross > 0]
+    rewards = {reward.id: reward for reward in _rewards(r for payable, _ in moving for r in payable.reward_ids)}
+    transactions = []
+    for payable, key in moving:
+        earned = AccountRef("referrer_earned", currency, payable.customer_id)
+        legs = [Leg(earned, -rewards[r].amount, r) for r in payable.reward_ids]
+        legs += [Leg(earned, -payable.from_reversed_transfers),
+                 Leg(AccountRef("referrer_debt", currency, payable.customer_id), payable.netted),
+                 Leg(AccountRef("payouts_in_transit", currency, payable.customer_id), payable.net)]
+        transactions.append(NewTransaction(
+            "batch", legs, memo=f"payout batch: {len(payable.reward_ids)} rewards, net {payable.net}",
+            customer_id=payable.customer_id, idempotency_key=key))
+    transaction_ids = post_many(transactions)
+    posted = {}
+    for chunk in chunks(transaction_ids, CHUNK):
+        posted.update((t.id, t) for t in db.session.scalars(select(LedgerTransaction).where(
+            among(LedgerTransaction.id, chunk))))
+    answers: dict[int, Batched] = dict(replayed)
+    events = []
+    for (payable, _), transaction_id in zip(moving, transaction_ids):
+        mine = [rewards[r] for r in payable.reward_ids]
+        answers[payable.customer_id] = Batched(payable.customer_id, currency, mine, payable.gross, payable.netted,
+                                               payable.net, posted[transaction_id])
+        events += [("reward.batched", Reward.__tablename__, reward.id,
+                    {"amount": reward.amount, "batch_transaction_id": transaction_id}) for reward in mine]
+    batched_ids = [reward_id for payable, _ in moving for reward_id in payable.reward_ids]
+    for chunk in chunks(batched_ids, CHUNK):
+        db.session.execute(update(Reward).where(among(Reward.id, chunk)).values(status="batched")
+                           .execution_options(synchronize_session=False))
+    for reward_id in batched_ids:
+        set_committed_value(rewards[reward_id], "status", "batched")
+    audit.record_many(events)
+    return [answers.get(customer_id) for customer_id in customer_ids]
 
 
 def _settlement(batch: LedgerTransaction) -> LedgerTransaction | None:

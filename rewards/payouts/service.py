@@ -60,7 +60,7 @@ def draft_batch(currency: str, minimum_amount: int | None, user) -> PayoutBatch:
                         skipped=[])
     db.session.add(batch)
     db.session.flush()
-    skipped = []
+    skipped, chosen = [], []
     accounts = {a.customer_id: a for a in db.session.scalars(db.select(PayoutAccount))}
     for customer_id, payable in ledger.payable_summaries(currency).items():
         account = accounts.get(customer_id)
@@ -69,18 +69,23 @@ def draft_batch(currency: str, minimum_amount: int | None, user) -> PayoutBatch:
             reason = "below"
         if reason:
             skipped.append({"customer_id": customer_id, "reason": SKIP_REASONS[reason]})
-            continue
-        moved = ledger.batch_payable(customer_id, currency,
-                                     idempotency_key=f"batch:payout-batch-{batch.id}:customer-{customer_id}")
+        else:
+            chosen.append(customer_id)
+    # One ledger call for the lot: the same rule as batch_payable, keyed per referrer of this batch.
+    moves = ledger.batch_payable_many(currency, [(customer_id, f"batch:payout-batch-{batch.id}:customer-{customer_id}")
+                                                 for customer_id in chosen])
+    items = []
+    for customer_id, moved in zip(chosen, moves):
         if moved is None or moved.net < minimum:  # a refund landed since the summary: leave the referrer out
             if moved is not None:
                 ledger.release_batch(moved.transaction.id)
             skipped.append({"customer_id": customer_id, "reason": SKIP_REASONS["below"]})
             continue
-        db.session.add(PayoutItem(batch_id=batch.id, customer_id=customer_id, currency=currency, amount=moved.net,
-                                  destination=account.stripe_account_id,
-                                  transfer_group=f"refero-payout-{batch.id}-{customer_id}-{secrets.token_hex(4)}",
-                                  batch_transaction_id=moved.transaction.id))
+        items.append(PayoutItem(batch_id=batch.id, customer_id=customer_id, currency=currency, amount=moved.net,
+                                destination=accounts[customer_id].stripe_account_id,
+                                transfer_group=f"refero-payout-{batch.id}-{customer_id}-{secrets.token_hex(4)}",
+                                batch_transaction_id=moved.transaction.id))
+    db.session.add_all(items)
     db.session.flush()
     batch.total = int(db.session.scalar(db.select(func.coalesce(func.sum(PayoutItem.amount), 0))
                                         .where(PayoutItem.batch_id == batch.id)))
@@ -89,9 +94,9 @@ def draft_batch(currency: str, minimum_amount: int | None, user) -> PayoutBatch:
         raise Conflict(f"Nothing is payable in {currency.upper()} (at a minimum of {minimum}): "
                        f"{len(skipped)} referrer(s) left out.")
     audit.record("payout_batch.drafted", batch, {"currency": currency, "total": batch.total,
-                                                 "items": len(batch.items), "skipped": len(skipped)})
+                                                 "items": len(items), "skipped": len(skipped)})
     # Four eyes: everyone else in finance learns that the draft waits for their approval.
-    notifications.notify_batch_awaiting_approval(batch.id, batch.total, currency, len(batch.items), batch.created_by_id,
+    notifications.notify_batch_awaiting_approval(batch.id, batch.total, currency, len(items), batch.created_by_id,
                                                  public_url("payouts_pages.batch", batch_id=batch.id))
     return batch
 
