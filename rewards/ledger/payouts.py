@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
 from rewards import audit
@@ -256,20 +257,12 @@ def batch_payable_many(currency: str, referrers: list[tuple[int, str | None]],
         posted.update((t.id, t) for t in db.session.scalars(select(LedgerTransaction).where(
             among(LedgerTransaction.id, chunk))))
     answers: dict[int, Batched] = dict(replayed)
-    events = []
     for (payable, _), transaction_id in zip(moving, transaction_ids):
-        mine = [rewards[r] for r in payable.reward_ids]
-        answers[payable.customer_id] = Batched(payable.customer_id, currency, mine, payable.gross, payable.netted,
-                                               payable.net, posted[transaction_id])
-        events += [("reward.batched", Reward.__tablename__, reward.id,
-                    {"amount": reward.amount, "batch_transaction_id": transaction_id}) for reward in mine]
-    batched_ids = [reward_id for payable, _ in moving for reward_id in payable.reward_ids]
-    for chunk in chunks(batched_ids, CHUNK):
-        db.session.execute(update(Reward).where(among(Reward.id, chunk)).values(status="batched")
-                           .execution_options(synchronize_session=False))
-    for reward_id in batched_ids:
-        set_committed_value(rewards[reward_id], "status", "batched")
-    audit.record_many(events)
+        answers[payable.customer_id] = Batched(payable.customer_id, currency, [rewards[r] for r in payable.reward_ids],
+                                               payable.gross, payable.netted, payable.net, posted[transaction_id])
+    _mark_rewards([(reward_id, rewards[reward_id].amount, transaction_id)
+                   for (payable, _), transaction_id in zip(moving, transaction_ids) for reward_id in payable.reward_ids],
+                  "batched")
     return [answers.get(customer_id) for customer_id in customer_ids]
 
 
@@ -297,56 +290,75 @@ def confirm_paid_many(settlements: list[tuple[int, int, str | None]]) -> list[in
     ids = [batch_id for batch_id, _, _ in settlements]
     if len(set(ids)) != len(ids):
         raise ValueError("a batch transaction is confirmed twice in one call")
-    batches = {t.id: t for t in db.session.scalars(select(LedgerTransaction).where(
-        LedgerTransaction.id.in_(ids), LedgerTransaction.kind == "batch"))}
-    missing = [batch_id for batch_id in ids if batch_id not in batches]
+    if not ids:
+        return []
+    customers = dict(db.session.execute(select(LedgerTransaction.id, LedgerTransaction.customer_id).where(
+        among(LedgerTransaction.id, ids), LedgerTransaction.kind == "batch")).all())
+    missing = [batch_id for batch_id in ids if batch_id not in customers]
     if missing:
         raise NotFound(f"No payout batch transaction {missing[0]} in the ledger.")
-    lock_referrers({t.customer_id for t in batches.values()})
-    settled = {t.batch_transaction_id: t for t in db.session.scalars(select(LedgerTransaction).where(
-        LedgerTransaction.batch_transaction_id.in_(ids)))}
-    legs: dict[int, list] = {batch_id: [] for batch_id in ids + [t.id for t in settled.values()]}
-    for transaction_id, kind, amount, reward_id, currency in db.session.execute(
+    lock_referrers(set(customers.values()))
+    settled = {batch_id: (transaction_id, kind) for batch_id, transaction_id, kind in db.session.execute(
+        select(LedgerTransaction.batch_transaction_id, LedgerTransaction.id, LedgerTransaction.kind)
+        .where(among(LedgerTransaction.batch_transaction_id, ids)))}
+    legs: dict[int, list] = {batch_id: [] for batch_id in ids + [t for t, _ in settled.values()]}
+    rewards: dict[int, tuple[str, int]] = {}
+    for transaction_id, kind, amount, reward_id, currency, status, reward_amount in db.session.execute(
             select(LedgerEntry.transaction_id, Account.kind, LedgerEntry.amount, LedgerEntry.reward_id,
-                   Account.currency).join(Account, Account.id == LedgerEntry.account_id)
-            .where(LedgerEntry.transaction_id.in_(list(legs))).order_by(LedgerEntry.id)):
+                   Account.currency, Reward.status, Reward.amount).join(Account, Account.id == LedgerEntry.account_id)
+            .outerjoin(Reward, Reward.id == LedgerEntry.reward_id)
+            .where(among(LedgerEntry.transaction_id, list(legs))).order_by(LedgerEntry.id)):
         legs[transaction_id].append((kind, amount, reward_id, currency))
-    rewards = {r.id: r for r in _rewards({reward_id for batch_id in ids for kind, _, reward_id, _ in legs[batch_id]
-                                          if kind == "referrer_earned" and reward_id})}
+        if reward_id is not None:
+            rewards[reward_id] = (status, reward_amount)
     answers, todo, paying = {}, [], []
     for batch_id, amount, reference in settlements:
-        batch, done = batches[batch_id], settled.get(batch_id)
+        customer_id, done = customers[batch_id], settled.get(batch_id)
         if done is not None:
-            if done.kind != "paid":
+            if done[1] != "paid":
                 raise Conflict(f"Batch transaction {batch_id} was released; it cannot be paid.")
-            paid = sum(a for kind, a, _, _ in legs[done.id] if kind == "paid_out")
+            paid = sum(a for kind, a, _, _ in legs[done[0]] if kind == "paid_out")
             if paid != amount:
                 raise Conflict(f"Batch transaction {batch_id} was confirmed paid with {paid}, not {amount}.")
-            answers[batch_id] = done.id
+            answers[batch_id] = done[0]
             continue
         net = sum(a for kind, a, _, _ in legs[batch_id] if kind == "payouts_in_transit")
         currency = legs[batch_id][0][3]
         if amount != net:
-            raise Conflict(f"Batch transaction {batch_id} sent {net} {currency} to customer {batch.customer_id}, "
+            raise Conflict(f"Batch transaction {batch_id} sent {net} {currency} to customer {customer_id}, "
                            f"not {amount}.")
-        mine = [rewards[r] for kind, _, r, _ in legs[batch_id] if kind == "referrer_earned" and r]
-        for reward in mine:
-            if reward.status != "batched":
-                raise Conflict(f"Reward {reward.id} of batch transaction {batch_id} is {reward.status}, not batched.")
+        mine = [r for kind, _, r, _ in legs[batch_id] if kind == "referrer_earned" and r]
+        for reward_id in mine:
+            if rewards[reward_id][0] != "batched":
+                raise Conflict(f"Reward {reward_id} of batch transaction {batch_id} is {rewards[reward_id][0]}, "
+                               "not batched.")
         todo.append(NewTransaction(
-            "paid", [Leg(AccountRef("payouts_in_transit", currency, batch.customer_id), -amount),
-                     Leg(AccountRef("paid_out", currency, batch.customer_id), amount)],
+            "paid", [Leg(AccountRef("payouts_in_transit", currency, customer_id), -amount),
+                     Leg(AccountRef("paid_out", currency, customer_id), amount)],
             memo=f"payout of {amount} confirmed" + (f" ({reference})" if reference else ""),
-            customer_id=batch.customer_id, idempotency_key=f"paid:batch:{batch_id}", batch_transaction_id=batch_id,
+            customer_id=customer_id, idempotency_key=f"paid:batch:{batch_id}", batch_transaction_id=batch_id,
             keep_empty=True))
         paying.append((batch_id, mine))
-    for (batch_id, mine), transaction_id in zip(paying, post_many(todo)):
+    for (batch_id, _), transaction_id in zip(paying, post_many(todo)):
         answers[batch_id] = transaction_id
-        for reward in mine:
-            reward.status = "paid"
-            audit.record("reward.paid", reward, {"amount": reward.amount, "batch_transaction_id": batch_id})
-    db.session.flush()
+    _mark_rewards([(reward_id, rewards[reward_id][1], batch_id) for batch_id, mine in paying for reward_id in mine],
+                  "paid")
     return [answers[batch_id] for batch_id in ids]
+
+
+def _mark_rewards(rewards: list[tuple[int, int, int]], status: str) -> None:
+    """Rewards (id, amount, batch transaction id) become `batched` or `paid`: one UPDATE per chunk, the rows this
+    session holds see it, one audit event each (`reward.<status>`)."""
+    ids = [reward_id for reward_id, _, _ in rewards]
+    for chunk in chunks(ids, CHUNK):
+        db.session.execute(update(Reward).where(among(Reward.id, chunk)).values(status=status)
+                           .execution_options(synchronize_session=False))
+    for reward_id in ids:
+        held = db.session.identity_map.get(identity_key(Reward, reward_id))
+        if held is not None:
+            set_committed_value(held, "status", status)
+    audit.record_many([(f"reward.{status}", Reward.__tablename__, reward_id,
+                        {"amount": amount, "batch_transaction_id": batch_id}) for reward_id, amount, batch_id in rewards])
 
 
 def release_batch(batch_transaction_id: int) -> LedgerTransaction:
