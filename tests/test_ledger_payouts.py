@@ -10,8 +10,9 @@ from rewards.errors import Conflict, NotFound
 from rewards.extensions import db
 from rewards.ledger.check import check_ledger
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction, Reward
-from rewards.ledger.payouts import (batch_of, batch_payable, confirm_paid, payable_summaries, payable_summary,
-                                    release_batch, reverse_transfer)
+from rewards.audit.models import AuditEvent
+from rewards.ledger.payouts import (batch_of, batch_payable, batch_payable_many, confirm_paid, payable_summaries,
+                                    payable_summary, release_batch, reverse_transfer)
 from rewards.ledger.service import AccountRef, Leg, post
 from tests import factories
 
@@ -235,6 +236,92 @@ def test_payable_summary_nets_the_debt_counts_reversed_transfers_and_writes_noth
     batched = batch_payable(rita.id, "usd", at=LATER)
     assert (batched.gross, batched.netted, batched.net) == (1300, 1000, 300)
     assert check_ledger() == []
+
+
+def test_batching_many_referrers_at_once_moves_what_each_would_move_alone(app):
+    factories.program(amount=1000)
+    rita, sam, nobody = factories.customer(), factories.customer(), factories.customer()
+    paid = factories.rewarded_sale(rita)
+    first = batch_payable(rita.id, "usd", at=LATER)
+    confirm_paid(first.transaction.id, first.net)
+    reverse_transfer(rita.id, "usd", 300, idempotency_key="transfer_reversal:trr_9")
+    factories.refund(paid.sale, paid.sale.amount)  # rita owes 1000
+    rita_reward = factories.rewarded_sale(rita)
+    sam_rewards = [factories.rewarded_sale(sam), factories.rewarded_sale(sam)]
+    db.session.commit()
+    summaries = payable_summaries("usd", at=LATER)
+
+    moved = batch_payable_many("usd", [(sam.id, "batch:many:sam"), (nobody.id, None), (rita.id, "batch:many:rita")],
+                               at=LATER)
+    db.session.commit()
+
+    sam_batch, nothing, rita_batch = moved
+    assert nothing is None
+    assert (rita_batch.gross, rita_batch.netted, rita_batch.net) == \
+        (summaries[rita.id].gross, summaries[rita.id].netted, summaries[rita.id].net) == (1300, 1000, 300)
+    assert (sam_batch.gross, sam_batch.netted, sam_batch.net) == (2000, 0, 2000)
+    assert [r.id for r in sam_batch.rewards] == [r.id for r in sam_rewards]
+    assert {db.session.get(Reward, r.id).status for r in [rita_reward, *sam_rewards]} == {"batched"}
+    for batched in (sam_batch, rita_batch):  # stored as batch_payable stores one: batch_of rebuilds it the same
+        again = batch_of(batched.transaction.id)
+        assert (again.customer_id, [r.id for r in again.rewards], again.gross, again.netted, again.net) == \
+            (batched.customer_id, [r.id for r in batched.rewards], batched.gross, batched.netted, batched.net)
+    events = db.session.execute(sa.select(AuditEvent.entity_id, AuditEvent.detail)
+                                .where(AuditEvent.action == "reward.batched")).all()
+    assert sorted(events) == sorted(
+        [(paid.id, {"amount": 1000, "batch_transaction_id": first.transaction.id}),
+         (rita_reward.id, {"amount": 1000, "batch_transaction_id": rita_batch.transaction.id})]
+        + [(r.id, {"amount": 1000, "batch_transaction_id": sam_batch.transaction.id}) for r in sam_rewards])
+    assert batch_payable_many("usd", [(sam.id, None), (rita.id, None)], at=LATER) == [None, None]
+    assert check_ledger() == []
+
+
+def test_replaying_many_keys_answers_the_first_batches_and_batches_only_the_new_referrer(referrer):
+    others = [factories.customer() for _ in range(2)]
+    first = [factories.rewarded_sale(c, occurred_at=MARCH) for c in [referrer, *others]]
+    keys = [(c.id, f"batch:payout-batch-1:customer-{c.id}") for c in [referrer, others[0]]]
+    batches = batch_payable_many("usd", keys, at=MARCH + timedelta(days=40))
+    db.session.commit()
+    later = factories.rewarded_sale(referrer, occurred_at=MARCH + timedelta(days=20))  # payable from day 50
+    before = _counts()
+
+    replay = batch_payable_many("usd", keys, at=MARCH + timedelta(days=60))
+    db.session.commit()
+    assert [(b.transaction.id, [r.id for r in b.rewards], b.net) for b in replay] == \
+        [(b.transaction.id, [r.id for r in b.rewards], b.net) for b in batches] == \
+        [(batches[0].transaction.id, [first[0].id], 1000), (batches[1].transaction.id, [first[1].id], 1000)]
+    assert _counts() == before
+    assert db.session.get(Reward, later.id).status == "held"
+
+    mixed = batch_payable_many("usd", [*keys, (others[1].id, f"batch:payout-batch-1:customer-{others[1].id}")],
+                               at=MARCH + timedelta(days=60))
+    db.session.commit()
+    assert [b.transaction.id for b in mixed[:2]] == [b.transaction.id for b in batches]
+    assert [r.id for r in mixed[2].rewards] == [first[2].id]
+    assert db.session.get(Reward, later.id).status == "held"
+    assert check_ledger() == []
+
+
+def test_a_key_of_another_referrer_in_a_many_call_is_a_conflict_and_nothing_moves(referrer):
+    other = factories.customer()
+    factories.rewarded_sale(referrer)
+    mine = factories.rewarded_sale(other)
+    batch_payable(referrer.id, "usd", at=LATER, idempotency_key="batch:payout-item:70")
+    db.session.commit()
+    before = _counts()
+
+    with pytest.raises(Conflict):  # among others, the key of referrer's batch named for another referrer
+        batch_payable_many("usd", [(referrer.id, None), (other.id, "batch:payout-item:70")], at=LATER)
+    db.session.rollback()
+    with pytest.raises(Conflict):
+        batch_payable_many("eur", [(referrer.id, "batch:payout-item:70")], at=LATER)
+    db.session.rollback()
+    with pytest.raises(ValueError):
+        batch_payable_many("usd", [(other.id, None), (other.id, None)], at=LATER)
+    db.session.rollback()
+
+    assert _counts() == before
+    assert db.session.get(Reward, mine.id).effective_status == "payable"
 
 
 def test_a_referrer_lock_does_not_block_rows_that_reference_the_referrer(postgres, referrer):

@@ -12,7 +12,9 @@ its id on its payout item. It is then settled once, by `confirm_paid` (kind `pai
 Functions (stable names and signatures; the payouts package builds on them):
 - `payable_summary(customer_id, currency, at=None) -> Payable`: read-only; what a batch made now would move.
   `payable_summaries(currency, at=None, customer_ids=None)` gives the same for many referrers at once.
-- `batch_payable(customer_id, currency, at=None, idempotency_key=None) -> Batched | None`
+- `batch_payable(customer_id, currency, at=None, idempotency_key=None) -> Batched | None`;
+  `batch_payable_many(currency, [(customer_id, idempotency_key)], at=None)` batches many referrers in a few
+  statements (the same rule: batch_payable is batch_payable_many of one).
 - `confirm_paid(batch_transaction_id, amount, reference=None) -> LedgerTransaction`; `confirm_paid_many`
   settles many in a few statements (the same rule: confirm_paid is confirm_paid_many of one).
 - `release_batch(batch_transaction_id) -> LedgerTransaction`
@@ -37,7 +39,9 @@ lock in the same database transaction, makes each of them happen once.
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rewards import audit
 from rewards.bulk import among, chunks
@@ -142,8 +146,12 @@ def payable_summary(customer_id: int, currency: str, at: datetime | None = None)
 
 
 def _rewards(reward_ids) -> list[Reward]:
-    return list(db.session.scalars(select(Reward).where(Reward.id.in_(list(reward_ids))).order_by(Reward.id)
-                                   .execution_options(populate_existing=True))) if reward_ids else []
+    """The rewards, fresh from the database (in chunks), in id order."""
+    rewards = []
+    for chunk in chunks(sorted(set(reward_ids)), CHUNK):
+        rewards += db.session.scalars(select(Reward).where(among(Reward.id, chunk))
+                                      .execution_options(populate_existing=True))
+    return sorted(rewards, key=lambda reward: reward.id)
 
 
 def _legs(transaction: LedgerTransaction) -> list[tuple[str, int, int | None, Account]]:
@@ -160,19 +168,33 @@ def _batch_transaction(batch_transaction_id: int) -> LedgerTransaction:
     return transaction
 
 
-def _currency_of(legs) -> str:
-    return legs[0][3].currency
+def _batches_of(transactions: list[LedgerTransaction]) -> dict[int, Batched]:
+    """{transaction id: Batched} rebuilt from stored `batch` transactions, a few statements for the lot."""
+    legs: dict[int, list] = {transaction.id: [] for transaction in transactions}
+    for chunk in chunks(sorted(legs), CHUNK):
+        for transaction_id, kind, amount, reward_id, currency in db.session.execute(
+                select(LedgerEntry.transaction_id, Account.kind, LedgerEntry.amount, LedgerEntry.reward_id,
+                       Account.currency).join(Account, Account.id == LedgerEntry.account_id)
+                .where(among(LedgerEntry.transaction_id, chunk)).order_by(LedgerEntry.id)):
+            legs[transaction_id].append((kind, amount, reward_id, currency))
+    rewards = {reward.id: reward for reward in _rewards(
+        reward_id for rows in legs.values() for kind, _, reward_id, _ in rows if kind == "referrer_earned" and reward_id)}
+    batches = {}
+    for transaction in transactions:
+        rows = legs[transaction.id]
+        batches[transaction.id] = Batched(
+            transaction.customer_id, rows[0][3],
+            [rewards[r] for r in sorted({r for kind, _, r, _ in rows if kind == "referrer_earned" and r})],
+            -sum(amount for kind, amount, _, _ in rows if kind == "referrer_earned"),
+            sum(amount for kind, amount, _, _ in rows if kind == "referrer_debt"),
+            sum(amount for kind, amount, _, _ in rows if kind == "payouts_in_transit"), transaction)
+    return batches
 
 
 def batch_of(batch_transaction_id: int) -> Batched:
     """The Batched that batch_payable() returned, rebuilt from its stored `batch` transaction."""
     transaction = _batch_transaction(batch_transaction_id)
-    legs = _legs(transaction)
-    gross = -sum(amount for kind, amount, _, _ in legs if kind == "referrer_earned")
-    return Batched(transaction.customer_id, _currency_of(legs),
-                   _rewards({reward_id for kind, _, reward_id, _ in legs if kind == "referrer_earned" and reward_id}),
-                   gross, sum(amount for kind, amount, _, _ in legs if kind == "referrer_debt"),
-                   sum(amount for kind, amount, _, _ in legs if kind == "payouts_in_transit"), transaction)
+    return _batches_of([transaction])[transaction.id]
 
 
 def batch_payable(customer_id: int, currency: str, at: datetime | None = None,
@@ -182,31 +204,66 @@ def batch_payable(customer_id: int, currency: str, at: datetime | None = None,
     Payable: rewards worth more than 0 whose hold ended by `at` (default now) and that are in no batch, plus
     money from reversed transfers. The rewards become `batched`; the transfer to send is the result's `net`
     (never negative, maybe 0). A replay of `idempotency_key` returns the original result and changes nothing.
+    It is batch_payable_many() of one referrer.
     """
-    lock_referrer(customer_id)
-    if idempotency_key is not None:
-        existing = transaction_by_key(idempotency_key)
-        if existing is not None:
-            batched = batch_of(existing.id) if existing.kind == "batch" else None
-            if batched is None or (batched.customer_id, batched.currency) != (customer_id, currency):
-                raise Conflict(f"The key {idempotency_key!r} was used for another ledger transaction.")
-            return batched
-    payable = payable_summary(customer_id, currency, at)
-    if payable.gross == 0:
-        return None
-    rewards = _rewards(payable.reward_ids)
-    earned = AccountRef("referrer_earned", currency, customer_id)
-    legs = [Leg(earned, -reward.amount, reward.id) for reward in rewards]
-    legs += [Leg(earned, -payable.from_reversed_transfers), Leg(AccountRef("referrer_debt", currency, customer_id),
-                                                               payable.netted),
-             Leg(AccountRef("payouts_in_transit", currency, customer_id), payable.net)]
-    transaction = post("batch", legs, memo=f"payout batch: {len(rewards)} rewards, net {payable.net}",
-                       customer_id=customer_id, idempotency_key=idempotency_key)
-    for reward in rewards:
-        reward.status = "batched"
-        audit.record("reward.batched", reward, {"amount": reward.amount, "batch_transaction_id": transaction.id})
-    db.session.flush()
-    return Batched(customer_id, currency, rewards, payable.gross, payable.netted, payable.net, transaction)
+    return batch_payable_many(currency, [(customer_id, idempotency_key)], at)[0]
+
+
+def batch_payable_many(currency: str, referrers: list[tuple[int, str | None]],
+                       at: datetime | None = None) -> list[Batched | None]:
+    """batch_payable() for many (customer id, idempotency key or None) of one currency, in a few statements for the
+    lot (a payout batch is drafted so): a Batched or None for each, in order. Not committed.
+
+    The same rule for each: the referrers are locked (in id order), a replayed key answers its original batch and
+    moves nothing (a key of another referrer, currency or kind is a Conflict), the others' payable money (as
+    payable_summaries() reads it) goes into transit through post_many, their rewards become `batched`.
+    """
+    customer_ids = [customer_id for customer_id, _ in referrers]
+    keys = [key for _, key in referrers if key is not None]
+    if len(set(customer_ids)) != len(customer_ids) or len(set(keys)) != len(keys):
+        raise ValueError("a referrer or a key is batched twice in one call")
+    lock_referrers(customer_ids)
+    replayed: dict[int, Batched] = {}
+    if keys:
+        existing = {}
+        for chunk in chunks(keys, CHUNK):
+            existing.update((t.idempotency_key, t) for t in db.session.scalars(
+                select(LedgerTransaction).where(among(LedgerTransaction.idempotency_key, chunk))))
+        batches = _batches_of([t for t in existing.values() if t.kind == "batch"])
+        for customer_id, key in referrers:
+            if key in existing:
+                batched = batches.get(existing[key].id)
+                if batched is None or (batched.customer_id, batched.currency) != (customer_id, currency):
+                    raise Conflict(f"The key {key!r} was used for another ledger transaction.")
+                replayed[customer_id] = batched
+    todo = [(customer_id, key) for customer_id, key in referrers if customer_id not in replayed]
+    summaries = _summaries(currency, at or utcnow(), [customer_id for customer_id, _ in todo]) if todo else {}
+    moving = [(summaries[customer_id], key) for customer_id, key in todo
+              if customer_id in summaries and summaries[customer_id].gross > 0]
+    rewards = {reward.id: reward for reward in _rewards(r for payable, _ in moving for r in payable.reward_ids)}
+    transactions = []
+    for payable, key in moving:
+        earned = AccountRef("referrer_earned", currency, payable.customer_id)
+        legs = [Leg(earned, -rewards[r].amount, r) for r in payable.reward_ids]
+        legs += [Leg(earned, -payable.from_reversed_transfers),
+                 Leg(AccountRef("referrer_debt", currency, payable.customer_id), payable.netted),
+                 Leg(AccountRef("payouts_in_transit", currency, payable.customer_id), payable.net)]
+        transactions.append(NewTransaction(
+            "batch", legs, memo=f"payout batch: {len(payable.reward_ids)} rewards, net {payable.net}",
+            customer_id=payable.customer_id, idempotency_key=key))
+    transaction_ids = post_many(transactions)
+    posted = {}
+    for chunk in chunks(transaction_ids, CHUNK):
+        posted.update((t.id, t) for t in db.session.scalars(select(LedgerTransaction).where(
+            among(LedgerTransaction.id, chunk))))
+    answers: dict[int, Batched] = dict(replayed)
+    for (payable, _), transaction_id in zip(moving, transaction_ids):
+        answers[payable.customer_id] = Batched(payable.customer_id, currency, [rewards[r] for r in payable.reward_ids],
+                                               payable.gross, payable.netted, payable.net, posted[transaction_id])
+    _mark_rewards([(reward_id, rewards[reward_id].amount, transaction_id)
+                   for (payable, _), transaction_id in zip(moving, transaction_ids) for reward_id in payable.reward_ids],
+                  "batched")
+    return [answers.get(customer_id) for customer_id in customer_ids]
 
 
 def _settlement(batch: LedgerTransaction) -> LedgerTransaction | None:
@@ -233,56 +290,75 @@ def confirm_paid_many(settlements: list[tuple[int, int, str | None]]) -> list[in
     ids = [batch_id for batch_id, _, _ in settlements]
     if len(set(ids)) != len(ids):
         raise ValueError("a batch transaction is confirmed twice in one call")
-    batches = {t.id: t for t in db.session.scalars(select(LedgerTransaction).where(
-        LedgerTransaction.id.in_(ids), LedgerTransaction.kind == "batch"))}
-    missing = [batch_id for batch_id in ids if batch_id not in batches]
+    if not ids:
+        return []
+    customers = dict(db.session.execute(select(LedgerTransaction.id, LedgerTransaction.customer_id).where(
+        among(LedgerTransaction.id, ids), LedgerTransaction.kind == "batch")).all())
+    missing = [batch_id for batch_id in ids if batch_id not in customers]
     if missing:
         raise NotFound(f"No payout batch transaction {missing[0]} in the ledger.")
-    lock_referrers({t.customer_id for t in batches.values()})
-    settled = {t.batch_transaction_id: t for t in db.session.scalars(select(LedgerTransaction).where(
-        LedgerTransaction.batch_transaction_id.in_(ids)))}
-    legs: dict[int, list] = {batch_id: [] for batch_id in ids + [t.id for t in settled.values()]}
-    for transaction_id, kind, amount, reward_id, currency in db.session.execute(
+    lock_referrers(set(customers.values()))
+    settled = {batch_id: (transaction_id, kind) for batch_id, transaction_id, kind in db.session.execute(
+        select(LedgerTransaction.batch_transaction_id, LedgerTransaction.id, LedgerTransaction.kind)
+        .where(among(LedgerTransaction.batch_transaction_id, ids)))}
+    legs: dict[int, list] = {batch_id: [] for batch_id in ids + [t for t, _ in settled.values()]}
+    rewards: dict[int, tuple[str, int]] = {}
+    for transaction_id, kind, amount, reward_id, currency, status, reward_amount in db.session.execute(
             select(LedgerEntry.transaction_id, Account.kind, LedgerEntry.amount, LedgerEntry.reward_id,
-                   Account.currency).join(Account, Account.id == LedgerEntry.account_id)
-            .where(LedgerEntry.transaction_id.in_(list(legs))).order_by(LedgerEntry.id)):
+                   Account.currency, Reward.status, Reward.amount).join(Account, Account.id == LedgerEntry.account_id)
+            .outerjoin(Reward, Reward.id == LedgerEntry.reward_id)
+            .where(among(LedgerEntry.transaction_id, list(legs))).order_by(LedgerEntry.id)):
         legs[transaction_id].append((kind, amount, reward_id, currency))
-    rewards = {r.id: r for r in _rewards({reward_id for batch_id in ids for kind, _, reward_id, _ in legs[batch_id]
-                                          if kind == "referrer_earned" and reward_id})}
+        if reward_id is not None:
+            rewards[reward_id] = (status, reward_amount)
     answers, todo, paying = {}, [], []
     for batch_id, amount, reference in settlements:
-        batch, done = batches[batch_id], settled.get(batch_id)
+        customer_id, done = customers[batch_id], settled.get(batch_id)
         if done is not None:
-            if done.kind != "paid":
+            if done[1] != "paid":
                 raise Conflict(f"Batch transaction {batch_id} was released; it cannot be paid.")
-            paid = sum(a for kind, a, _, _ in legs[done.id] if kind == "paid_out")
+            paid = sum(a for kind, a, _, _ in legs[done[0]] if kind == "paid_out")
             if paid != amount:
                 raise Conflict(f"Batch transaction {batch_id} was confirmed paid with {paid}, not {amount}.")
-            answers[batch_id] = done.id
+            answers[batch_id] = done[0]
             continue
         net = sum(a for kind, a, _, _ in legs[batch_id] if kind == "payouts_in_transit")
         currency = legs[batch_id][0][3]
         if amount != net:
-            raise Conflict(f"Batch transaction {batch_id} sent {net} {currency} to customer {batch.customer_id}, "
+            raise Conflict(f"Batch transaction {batch_id} sent {net} {currency} to customer {customer_id}, "
                            f"not {amount}.")
-        mine = [rewards[r] for kind, _, r, _ in legs[batch_id] if kind == "referrer_earned" and r]
-        for reward in mine:
-            if reward.status != "batched":
-                raise Conflict(f"Reward {reward.id} of batch transaction {batch_id} is {reward.status}, not batched.")
+        mine = [r for kind, _, r, _ in legs[batch_id] if kind == "referrer_earned" and r]
+        for reward_id in mine:
+            if rewards[reward_id][0] != "batched":
+                raise Conflict(f"Reward {reward_id} of batch transaction {batch_id} is {rewards[reward_id][0]}, "
+                               "not batched.")
         todo.append(NewTransaction(
-            "paid", [Leg(AccountRef("payouts_in_transit", currency, batch.customer_id), -amount),
-                     Leg(AccountRef("paid_out", currency, batch.customer_id), amount)],
+            "paid", [Leg(AccountRef("payouts_in_transit", currency, customer_id), -amount),
+                     Leg(AccountRef("paid_out", currency, customer_id), amount)],
             memo=f"payout of {amount} confirmed" + (f" ({reference})" if reference else ""),
-            customer_id=batch.customer_id, idempotency_key=f"paid:batch:{batch_id}", batch_transaction_id=batch_id,
+            customer_id=customer_id, idempotency_key=f"paid:batch:{batch_id}", batch_transaction_id=batch_id,
             keep_empty=True))
         paying.append((batch_id, mine))
-    for (batch_id, mine), transaction_id in zip(paying, post_many(todo)):
+    for (batch_id, _), transaction_id in zip(paying, post_many(todo)):
         answers[batch_id] = transaction_id
-        for reward in mine:
-            reward.status = "paid"
-            audit.record("reward.paid", reward, {"amount": reward.amount, "batch_transaction_id": batch_id})
-    db.session.flush()
+    _mark_rewards([(reward_id, rewards[reward_id][1], batch_id) for batch_id, mine in paying for reward_id in mine],
+                  "paid")
     return [answers[batch_id] for batch_id in ids]
+
+
+def _mark_rewards(rewards: list[tuple[int, int, int]], status: str) -> None:
+    """Rewards (id, amount, batch transaction id) become `batched` or `paid`: one UPDATE per chunk, the rows this
+    session holds see it, one audit event each (`reward.<status>`)."""
+    ids = [reward_id for reward_id, _, _ in rewards]
+    for chunk in chunks(ids, CHUNK):
+        db.session.execute(update(Reward).where(among(Reward.id, chunk)).values(status=status)
+                           .execution_options(synchronize_session=False))
+    for reward_id in ids:
+        held = db.session.identity_map.get(identity_key(Reward, reward_id))
+        if held is not None:
+            set_committed_value(held, "status", status)
+    audit.record_many([(f"reward.{status}", Reward.__tablename__, reward_id,
+                        {"amount": amount, "batch_transaction_id": batch_id}) for reward_id, amount, batch_id in rewards])
 
 
 def release_batch(batch_transaction_id: int) -> LedgerTransaction:

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import or_, update
 
 from rewards import audit
+from rewards.bulk import among, update_rows
 from rewards.clock import utcnow
 from rewards.errors import Conflict
 from rewards.extensions import db
@@ -36,14 +37,21 @@ KEY_TRUSTED_FOR = timedelta(hours=23)
 
 @dataclass
 class Work:
-    """One claimed item and what to ask Stripe: `send` (create the transfer with `key`) or `lookup` (list the group)."""
+    """One claimed item and what to ask Stripe: `send` (create the transfer with `key`) or `lookup` (list the group).
 
-    item_id: int
+    It carries what settling the item needs (amount, currency, batch transaction), so a transfer made as asked is
+    recorded without loading the item again."""
+
+    id: int
     action: str
     generation: int
     key: str
     params: dict
     transfer_group: str
+    amount: int
+    currency: str
+    destination: str | None
+    batch_transaction_id: int | None
 
 
 @dataclass
@@ -53,8 +61,10 @@ class Settings:
     max_attempts: int = 5
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
-    # After a first answer, how long to let others arrive so they are recorded in one transaction.
-    gather_seconds: float = 0.02
+    # After a first answer, how long to let others arrive so they are recorded in one transaction: a round costs
+    # about fifteen statements whatever its size, so at a batch's rate rounds of half a second keep that cost per
+    # transfer small; the claimed work queued behind the calls keeps the threads sending meanwhile.
+    gather_seconds: float = 0.5
 
     @classmethod
     def from_config(cls, config) -> "Settings":
@@ -100,12 +110,13 @@ class Executor:
             self.fail_unconfigured()
             return self.finish()
         in_flight = {}
+        depth = self.queue_depth()
         with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="payout") as pool:
             while True:
-                # Claimed work queues up behind the calls in flight, so the threads keep sending while this
-                # thread records a round of answers: the rounds grow with the rate and cost a few statements each.
-                room = self.settings.concurrency * 4 - len(in_flight)
-                claimed = self.claim(room) if room > 0 else []
+                # Claimed work queues up behind the calls in flight (about a second of it at the paced rate), so
+                # the threads keep sending while this thread records a round of answers.
+                room = depth - len(in_flight)
+                claimed = self.claim(room) if room >= max(1, depth // 4) or not in_flight else []
                 for work in claimed:
                     in_flight[pool.submit(self.call, work)] = work
                 if not in_flight:
@@ -122,6 +133,13 @@ class Executor:
                     self.record([(in_flight.pop(future), future.result()) for future in done])
         return self.finish()
 
+    def queue_depth(self) -> int:
+        """How many items to hold claimed: a second of calls at the rate they can go (the paced rate, or what the
+        threads make at 50 ms a call if that is less), at least four per thread, and no more than a quarter of a
+        lease's worth (a claimed item must be sent long before its lease runs out)."""
+        rate = min(1.0 / self.stripe.pacer.interval, self.settings.concurrency / 0.05)
+        return max(self.settings.concurrency * 4, int(rate * min(1.0, self.settings.lease_seconds / 4)))
+
     # ---- phase 1: claim and commit the key ----------------------------------------------------------------
     def claim(self, limit: int) -> list[Work]:
         now = utcnow()
@@ -134,26 +152,25 @@ class Executor:
             db.session.commit()
             return []
         rows = db.session.execute(
-            update(ITEMS).where(ITEMS.c.id.in_(ids), claimable)
+            update(ITEMS).where(among(ITEMS.c.id, ids), claimable)
             .values(lease_owner=self.owner, lease_until=now + timedelta(seconds=self.settings.lease_seconds),
                     attempts=ITEMS.c.attempts + 1)
             .returning(ITEMS.c.id, ITEMS.c.batch_id, ITEMS.c.amount, ITEMS.c.currency, ITEMS.c.destination,
                        ITEMS.c.transfer_group, ITEMS.c.attempt_generation, ITEMS.c.attempt_state,
-                       ITEMS.c.key_first_sent_at, ITEMS.c.idempotency_key)).all()
+                       ITEMS.c.key_first_sent_at, ITEMS.c.idempotency_key, ITEMS.c.batch_transaction_id)).all()
         work, new_keys = [], []
         for row in rows:
             stale = row.key_first_sent_at is not None and now - row.key_first_sent_at > KEY_TRUSTED_FOR
+            item = {"transfer_group": row.transfer_group, "amount": row.amount, "currency": row.currency,
+                    "destination": row.destination, "batch_transaction_id": row.batch_transaction_id}
             if row.attempt_state == "error" or (row.attempt_state == "sent" and stale):
-                work.append(Work(row.id, "lookup", row.attempt_generation, row.idempotency_key, {}, row.transfer_group))
+                work.append(Work(row.id, "lookup", row.attempt_generation, row.idempotency_key, {}, **item))
                 continue
-            key = row.idempotency_key if row.attempt_state == "sent" else f"payout-item-{row.id}-g{row.attempt_generation}"
+            key = row.idempotency_key if row.attempt_state == "sent" else PayoutItem.key_for(row.id, row.attempt_generation)
             if row.attempt_state == "new":
-                new_keys.append({"b_id": row.id, "b_key": key})
-            work.append(Work(row.id, "send", row.attempt_generation, key, transfer_params(row), row.transfer_group))
-        if new_keys:
-            db.session.execute(update(ITEMS).where(ITEMS.c.id == bindparam("b_id"))
-                               .values(idempotency_key=bindparam("b_key"), attempt_state="sent", key_first_sent_at=now),
-                               new_keys)
+                new_keys.append({"id": row.id, "idempotency_key": key})
+            work.append(Work(row.id, "send", row.attempt_generation, key, transfer_params(row), **item))
+        update_rows(ITEMS, "id", {"attempt_state": "sent", "key_first_sent_at": now}, new_keys)
         db.session.commit()  # the recovery point: the key is stored before Stripe hears of it
         return work
 
@@ -165,43 +182,60 @@ class Executor:
 
     # ---- phase 3: record the answers, commit --------------------------------------------------------------
     def record(self, results) -> None:
-        ids = sorted(work.item_id for work, _ in results)
-        items = {item.id: item for item in db.session.scalars(
-            db.select(PayoutItem).where(PayoutItem.id.in_(ids)).order_by(PayoutItem.id).with_for_update()
-            .execution_options(populate_existing=True))}
-        self.paid = []
+        """One transaction for a round of answers. A transfer made as asked (the common case) is settled straight
+        from the claimed work; any other answer (an error, a lookup, a transfer that does not match) loads its item
+        under a row lock to decide. Every settlement is guarded by this executor's lease and the attempt's
+        generation: an item another executor took over meanwhile is left to it (its answer counts)."""
+        self.paid, others = [], []
         for work, answer in results:
-            item = items[work.item_id]
-            if item.status != "pending" or item.lease_owner != self.owner or item.attempt_generation != work.generation:
-                continue  # another executor took it over (our lease ran out): its answer counts
-            if isinstance(answer, list):
-                self._record_lookup(item, answer)
-            elif answer.kind == "ok":
-                self._record_transfer(item, answer.transfer)
+            if work.action == "send" and isinstance(answer, stripe_client.Outcome) and answer.kind == "ok" \
+                    and self._matches(work, answer.transfer):
+                self.paid.append((work, answer.transfer["id"]))
             else:
-                self._record_failure(item, work, answer)
-        service.settle_items(self.paid)  # the transfers made, settled together: a few statements for the lot
+                others.append((work, answer))
+        items = {}
+        if others:
+            items = {item.id: item for item in db.session.scalars(
+                db.select(PayoutItem).where(PayoutItem.id.in_(sorted(work.id for work, _ in others)))
+                .order_by(PayoutItem.id).with_for_update().execution_options(populate_existing=True))}
+            for work, answer in others:
+                item = items[work.id]
+                if item.status != "pending" or item.lease_owner != self.owner or item.attempt_generation != work.generation:
+                    continue  # another executor took it over (our lease ran out): its answer counts
+                if isinstance(answer, list):
+                    self._record_lookup(item, work, answer)
+                elif answer.kind == "ok":
+                    self._record_transfer(item, work, answer.transfer)
+                else:
+                    self._record_failure(item, work, answer)
+        settled = service.settle_items(self.paid, held_by=self.owner)
         db.session.commit()
         if self.on_progress:
-            self.on_progress(sum(1 for item in items.values() if item.status != "pending"))
+            ended = {item.id for item in settled} | {i for i, item in items.items() if item.status != "pending"}
+            self.on_progress(len(ended))
+
+    @staticmethod
+    def _matches(item, transfer: dict) -> bool:
+        """Stripe's transfer is the one this item asked for (a key's stored answer always is)."""
+        return transfer.get("amount") == item.amount and transfer.get("destination") == item.destination \
+            and transfer.get("transfer_group") == item.transfer_group
 
     def _release(self, item: PayoutItem, **values):
         for name, value in {"lease_owner": None, "lease_until": None, **values}.items():
             setattr(item, name, value)
 
-    def _record_transfer(self, item: PayoutItem, transfer: dict):
-        if transfer.get("amount") != item.amount or transfer.get("destination") != item.destination \
-                or transfer.get("transfer_group") != item.transfer_group:
+    def _record_transfer(self, item: PayoutItem, work: Work, transfer: dict):
+        if not self._matches(item, transfer):
             self._release(item, status="review", failure_code="transfer_mismatch",
                           failure_message=f"Stripe's transfer {transfer.get('id')} does not match this item "
                                           f"(amount {transfer.get('amount')}, destination {transfer.get('destination')}).")
             audit.record("payout_item.review", item, {"transfer": transfer.get("id")})
             return
-        self.paid.append((item, transfer["id"]))
+        self.paid.append((work, transfer["id"]))
 
-    def _record_lookup(self, item: PayoutItem, transfers: list[dict]):
+    def _record_lookup(self, item: PayoutItem, work: Work, transfers: list[dict]):
         if len(transfers) == 1:
-            self._record_transfer(item, transfers[0])
+            self._record_transfer(item, work, transfers[0])
         elif not transfers:
             # Nothing was made under the group: the next generation's key, sent on the next claim.
             self._release(item, attempt_generation=item.attempt_generation + 1, attempt_state="new",

@@ -114,8 +114,10 @@ class PayoutItem(db.Model):
     batch = relationship("PayoutBatch", back_populates="items")
     customer = relationship("Customer")
 
-    def key_for(self, generation: int) -> str:
-        return f"payout-item-{self.id}-g{generation}"
+    @staticmethod
+    def key_for(item_id: int, generation: int) -> str:
+        """The idempotency key of the item's attempt generation `generation`."""
+        return f"payout-item-{item_id}-g{generation}"
 
 
 class PayoutReversal(db.Model):

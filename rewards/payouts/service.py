@@ -5,10 +5,11 @@ Every function here leaves the commit to its caller (a view, the CLI, the execut
 import secrets
 
 from flask import current_app
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlalchemy.orm.attributes import set_committed_value
 
 from rewards import audit
+from rewards.bulk import insert_rows, update_rows
 from rewards.clock import utcnow
 from rewards.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rewards.extensions import db
@@ -60,7 +61,7 @@ def draft_batch(currency: str, minimum_amount: int | None, user) -> PayoutBatch:
                         skipped=[])
     db.session.add(batch)
     db.session.flush()
-    skipped = []
+    skipped, chosen = [], []
     accounts = {a.customer_id: a for a in db.session.scalars(db.select(PayoutAccount))}
     for customer_id, payable in ledger.payable_summaries(currency).items():
         account = accounts.get(customer_id)
@@ -69,29 +70,34 @@ def draft_batch(currency: str, minimum_amount: int | None, user) -> PayoutBatch:
             reason = "below"
         if reason:
             skipped.append({"customer_id": customer_id, "reason": SKIP_REASONS[reason]})
-            continue
-        moved = ledger.batch_payable(customer_id, currency,
-                                     idempotency_key=f"batch:payout-batch-{batch.id}:customer-{customer_id}")
+        else:
+            chosen.append(customer_id)
+    # One ledger call for the lot: the same rule as batch_payable, keyed per referrer of this batch.
+    moves = ledger.batch_payable_many(currency, [(customer_id, f"batch:payout-batch-{batch.id}:customer-{customer_id}")
+                                                 for customer_id in chosen])
+    items, now = [], utcnow()
+    for customer_id, moved in zip(chosen, moves):
         if moved is None or moved.net < minimum:  # a refund landed since the summary: leave the referrer out
             if moved is not None:
                 ledger.release_batch(moved.transaction.id)
             skipped.append({"customer_id": customer_id, "reason": SKIP_REASONS["below"]})
             continue
-        db.session.add(PayoutItem(batch_id=batch.id, customer_id=customer_id, currency=currency, amount=moved.net,
-                                  destination=account.stripe_account_id,
-                                  transfer_group=f"refero-payout-{batch.id}-{customer_id}-{secrets.token_hex(4)}",
-                                  batch_transaction_id=moved.transaction.id))
-    db.session.flush()
-    batch.total = int(db.session.scalar(db.select(func.coalesce(func.sum(PayoutItem.amount), 0))
-                                        .where(PayoutItem.batch_id == batch.id)))
+        items.append({"batch_id": batch.id, "customer_id": customer_id, "currency": currency, "amount": moved.net,
+                      "status": "pending", "method": "stripe", "destination": accounts[customer_id].stripe_account_id,
+                      "transfer_group": f"refero-payout-{batch.id}-{customer_id}-{secrets.token_hex(4)}",
+                      "attempt_generation": 1, "attempt_state": "new", "attempts": 0, "reversed_amount": 0,
+                      "batch_transaction_id": moved.transaction.id, "created_at": now, "updated_at": now})
+    insert_rows(PayoutItem.__table__, items)  # in bulk (COPY on PostgreSQL): a batch may hold many thousands
+    db.session.expire(batch, ["items"])
+    batch.total = sum(item["amount"] for item in items)
     batch.skipped = skipped
     if batch.total == 0:
         raise Conflict(f"Nothing is payable in {currency.upper()} (at a minimum of {minimum}): "
                        f"{len(skipped)} referrer(s) left out.")
     audit.record("payout_batch.drafted", batch, {"currency": currency, "total": batch.total,
-                                                 "items": len(batch.items), "skipped": len(skipped)})
+                                                 "items": len(items), "skipped": len(skipped)})
     # Four eyes: everyone else in finance learns that the draft waits for their approval.
-    notifications.notify_batch_awaiting_approval(batch.id, batch.total, currency, len(batch.items), batch.created_by_id,
+    notifications.notify_batch_awaiting_approval(batch.id, batch.total, currency, len(items), batch.created_by_id,
                                                  public_url("payouts_pages.batch", batch_id=batch.id))
     return batch
 
@@ -152,11 +158,15 @@ def settle_item(item: PayoutItem, *, transfer_id: str | None = None, method: str
     return bool(settle_items([(item, transfer_id)], method=method, reference=reference, user=user))
 
 
-def settle_items(paid: list[tuple[PayoutItem, str | None]], *, method: str = "stripe", reference: str | None = None,
-                 user=None) -> list[PayoutItem]:
+def settle_items(paid: list[tuple], *, method: str = "stripe", reference: str | None = None, user=None,
+                 held_by: str | None = None) -> list:
     """Record items paid (with their transfer ids) and settle them in the ledger, the lot in a few statements (not
     committed); the items this call settled. The status change is guarded (only from pending, failed or review),
     so two workers never settle one item twice; the ledger's confirmation is keyed per item's batch transaction.
+    An item is a PayoutItem or any row with its `id`, `amount`, `currency` and `batch_transaction_id`.
+
+    `held_by` (an executor's lease owner) narrows the guard to pending items that executor still holds, in the
+    attempt generation it sent (each item then has its `generation`): an item another executor took over is left.
     """
     now = utcnow()
     values = {"status": "paid", "method": method, "paid_at": now, "lease_owner": None, "lease_until": None,
@@ -165,23 +175,25 @@ def settle_items(paid: list[tuple[PayoutItem, str | None]], *, method: str = "st
         values.update(failure_code=None, failure_message=None)
     if not paid:
         return []
-    transfer_ids = {item.id: transfer_id for item, transfer_id in paid if transfer_id}
-    settled_ids = set(db.session.scalars(
-        db.update(PayoutItem).where(PayoutItem.id.in_([item.id for item, _ in paid]),
-                                    PayoutItem.status.in_(OPEN_ITEM_STATUSES))
-        .values(stripe_transfer_id=case(transfer_ids, value=PayoutItem.id) if transfer_ids else None, **values)
-        .returning(PayoutItem.id).execution_options(synchronize_session=False)))
-    settled = [item for item, _ in paid if item.id in settled_ids]
+    guard = PayoutItem.status.in_(OPEN_ITEM_STATUSES)
+    rows = [{"id": item.id, "stripe_transfer_id": transfer_id} for item, transfer_id in paid]
+    if held_by is not None:
+        guard = (PayoutItem.status == "pending") & (PayoutItem.lease_owner == held_by)
+        rows = [{**row, "attempt_generation": item.generation} for row, (item, _) in zip(rows, paid)]
+    settled_ids = set(update_rows(PayoutItem.__table__, "id", values, rows, guard,
+                                  match=("attempt_generation",) if held_by is not None else (), returning=True))
+    settled = [(item, transfer_id) for item, transfer_id in paid if item.id in settled_ids]
     ledger.confirm_paid_many([(item.batch_transaction_id, item.amount, transfer_id or reference)
-                              for item, transfer_id in paid if item.id in settled_ids])
-    for item, transfer_id in paid:
-        if item.id in settled_ids:
+                              for item, transfer_id in settled])
+    for item, transfer_id in settled:
+        if isinstance(item, PayoutItem):
             for name, value in {**values, "stripe_transfer_id": transfer_id}.items():
                 set_committed_value(item, name, value)
-            audit.record("payout_item.paid", item, {"method": method, "amount": item.amount,
-                                                    "currency": item.currency, "stripe_transfer_id": transfer_id,
-                                                    "reference": reference})
-    return settled
+    audit.record_many([("payout_item.paid", PayoutItem.__tablename__, item.id,
+                        {"method": method, "amount": item.amount, "currency": item.currency,
+                         "stripe_transfer_id": transfer_id, "reference": reference})
+                       for item, transfer_id in settled])
+    return [item for item, _ in settled]
 
 
 def _check_stripe_made_nothing(item: PayoutItem) -> None:
