@@ -10,7 +10,9 @@ from rewards.extensions import db
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
 from rewards.payouts.models import PayoutReversal
 from rewards.money import format_amount, format_money, to_minor_units
-from rewards.reports.csvfile import neutralise, text as csv_text
+from rewards.dbtypes import UTCDateTime
+from rewards.reports.csvfile import (neutralise, number, number_cell, text as csv_text, text_cell, time_cell,
+                                     utc_iso)
 from tests import finance_data
 from tests.payouts_support import app_config, fake_stripe  # noqa: F401  (the app pointed at the fake Stripe)
 
@@ -69,12 +71,28 @@ def test_text_cells_that_a_spreadsheet_would_run_are_neutralised(text, shown):
 
 @pytest.mark.parametrize("value, written", [
     ("a,b", '"a,b"'), ('say "hi"', '"say ""hi"""'), ("=1,2", '"\'=1,2"'), ("two\nlines", '"two\nlines"'),
-    ("-5 off", "'-5 off"), (None, ""), ("plain", "plain"),
+    ("\rx", '"\'\rx"'), ("\tx", "'\tx"), ("-5 off", "'-5 off"), ("@x", "'@x"), ("+1", "'+1"), ("a=b", "a=b"),
+    ("50%_off", "50%_off"), ("", ""), (None, ""), ("plain", "plain"),
 ])
-def test_text_cells_are_quoted_as_rfc_4180_asks_after_neutralising(value, written):
+def test_text_cells_are_quoted_as_rfc_4180_asks_after_neutralising(app, value, written):
     assert csv_text(value) == written
-    if value is not None:
+    if value:
         assert next(csv.reader(io.StringIO(written + "\r\n"))) == [neutralise(value)]
+    # The big exports have the database write their cells: the same rule in SQL gives the same text.
+    assert db.session.scalar(sa.select(text_cell(sa.literal(value, sa.String)))) == written
+
+
+@pytest.mark.parametrize("value", [0, 7, -300, 123456789012, None])
+def test_number_cells_are_the_same_from_python_and_the_database(app, value):
+    assert db.session.scalar(sa.select(number_cell(sa.literal(value, sa.BigInteger)))) == number(value)
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc),
+    datetime(2026, 3, 1, 12, 0, 0, 500000, tzinfo=timezone.utc), datetime(2026, 3, 1, 12, 0, 0, 1, tzinfo=timezone.utc),
+])
+def test_times_leave_the_database_as_the_same_iso_text_python_writes(app, moment):
+    assert db.session.scalar(sa.select(time_cell(sa.literal(moment, UTCDateTime())))) == utc_iso(moment) == iso(moment)
 
 
 def test_journal_has_every_ledger_leg_with_its_columns(data, finance):
