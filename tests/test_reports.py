@@ -101,10 +101,10 @@ def test_journal_has_every_ledger_leg_with_its_columns(data, finance):
                        "credit", "memo"]
     legs = db.session.execute(
         sa.select(LedgerEntry, LedgerTransaction, Account).join(LedgerTransaction).join(Account)
-        .order_by(LedgerTransaction.created_at, LedgerTransaction.id, LedgerEntry.id)).all()
+        .order_by(LedgerTransaction.effective_at, LedgerTransaction.id, LedgerEntry.id)).all()
     assert len(rows) - 1 == len(legs) > 20
     for row, (entry, tx, account) in zip(as_dicts(rows), legs):
-        assert row == {"posted_at": iso(tx.created_at), "transaction_id": str(tx.id), "kind": tx.kind,
+        assert row == {"posted_at": iso(tx.effective_at), "transaction_id": str(tx.id), "kind": tx.kind,
                        "account": account.key, "customer_id": str(account.customer_id or ""),
                        "currency": entry.currency,
                        "debit": str(-entry.amount) if entry.amount < 0 else "",
@@ -191,15 +191,17 @@ def test_payouts_csv_has_settled_items_and_reversals_as_negative_rows(data, fina
     a_usd, a_jpy, c_usd = data.items["a_usd"], data.items["a_jpy"], data.items["c_usd"]
     reversal = db.session.scalar(sa.select(PayoutReversal))
 
-    def line(item, when, amount, transfer):
-        return [iso(when), str(item.batch_id), str(item.id), str(item.customer_id), item.customer.email, str(amount),
-                item.currency, transfer or ""]
+    def line(item, when, amount, transfer, order):
+        """(the file's order: time, items before reversals, id; the row)."""
+        return (when, *order), [iso(when), str(item.batch_id), str(item.id), str(item.customer_id),
+                                item.customer.email, str(amount), item.currency, transfer or ""]
 
-    expected = sorted([line(a_usd, a_usd.paid_at, 2500, a_usd.stripe_transfer_id),
-                       line(a_jpy, a_jpy.paid_at, 500, a_jpy.stripe_transfer_id),
-                       line(c_usd, c_usd.paid_at, 2000, None),  # paid by hand: no transfer (its reference is on the batch page)
-                       line(a_usd, reversal.created_at, -300, a_usd.stripe_transfer_id)], key=lambda row: row[0])
-    assert rows[1:] == expected
+    expected = sorted([line(a_usd, a_usd.paid_at, 2500, a_usd.stripe_transfer_id, (0, a_usd.id)),
+                       line(a_jpy, a_jpy.paid_at, 500, a_jpy.stripe_transfer_id, (0, a_jpy.id)),
+                       # paid by hand: no transfer (its reference is on the batch page)
+                       line(c_usd, c_usd.paid_at, 2000, None, (0, c_usd.id)),
+                       line(a_usd, reversal.reversed_at, -300, a_usd.stripe_transfer_id, (1, reversal.id))])
+    assert rows[1:] == [row for _, row in expected]
     assert c_usd.method == "manual" and c_usd.reference == finance_data.MANUAL_REFERENCE
     assert data.items["b_draft"].status == "pending"  # drafted, never paid: not in the file
     # Against the ledger: each item's amount is what its settlement moved to paid out, the reversal what came back.

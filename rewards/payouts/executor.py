@@ -197,7 +197,7 @@ class Executor:
                                           f"(amount {transfer.get('amount')}, destination {transfer.get('destination')}).")
             audit.record("payout_item.review", item, {"transfer": transfer.get("id")})
             return
-        self.paid.append((item, transfer["id"]))
+        self.paid.append((item, transfer["id"], stripe_client.created_time(transfer)))
 
     def _record_lookup(self, item: PayoutItem, transfers: list[dict]):
         if len(transfers) == 1:

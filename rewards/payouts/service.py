@@ -3,13 +3,15 @@
 Every function here leaves the commit to its caller (a view, the CLI, the executor), except where it says so.
 """
 import secrets
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import case, func
+from sqlalchemy import case, func, literal
 from sqlalchemy.orm.attributes import set_committed_value
 
 from rewards import audit
 from rewards.clock import utcnow
+from rewards.dbtypes import UTCDateTime
 from rewards.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.ledger import payouts as ledger
@@ -146,37 +148,42 @@ def retry_failed_items(batch: PayoutBatch, item_id: int | None = None) -> int:
     return result.rowcount
 
 
-def settle_item(item: PayoutItem, *, transfer_id: str | None = None, method: str = "stripe",
-                reference: str | None = None, user=None) -> bool:
+def settle_item(item: PayoutItem, *, transfer_id: str | None = None, paid_at: datetime | None = None,
+                method: str = "stripe", reference: str | None = None, user=None) -> bool:
     """Record one item paid and settle it in the ledger (not committed); False if it was paid already."""
-    return bool(settle_items([(item, transfer_id)], method=method, reference=reference, user=user))
+    return bool(settle_items([(item, transfer_id, paid_at)], method=method, reference=reference, user=user))
 
 
-def settle_items(paid: list[tuple[PayoutItem, str | None]], *, method: str = "stripe", reference: str | None = None,
-                 user=None) -> list[PayoutItem]:
-    """Record items paid (with their transfer ids) and settle them in the ledger, the lot in a few statements (not
-    committed); the items this call settled. The status change is guarded (only from pending, failed or review),
-    so two workers never settle one item twice; the ledger's confirmation is keyed per item's batch transaction.
+def settle_items(paid: list[tuple[PayoutItem, str | None, datetime | None]], *, method: str = "stripe",
+                 reference: str | None = None, user=None) -> list[PayoutItem]:
+    """Record items paid (with their transfer ids and Stripe's `created` of each transfer) and settle them in the
+    ledger, the lot in a few statements (not committed); the items this call settled. The status change is guarded
+    (only from pending, failed or review), so two workers never settle one item twice; the ledger's confirmation is
+    keyed per item's batch transaction. An item and its settlement are dated by Stripe's `created` (however late
+    Refero learns of the transfer), or now when there is none (a manual payment).
     """
     now = utcnow()
-    values = {"status": "paid", "method": method, "paid_at": now, "lease_owner": None, "lease_until": None,
+    values = {"status": "paid", "method": method, "lease_owner": None, "lease_until": None,
               "next_attempt_at": None, "reference": reference, "paid_by_id": getattr(user, "id", None)}
     if method == "stripe":
         values.update(failure_code=None, failure_message=None)
     if not paid:
         return []
-    transfer_ids = {item.id: transfer_id for item, transfer_id in paid if transfer_id}
+    transfer_ids = {item.id: transfer_id for item, transfer_id, _ in paid if transfer_id}
+    times = {item.id: paid_at or now for item, _, paid_at in paid}
     settled_ids = set(db.session.scalars(
-        db.update(PayoutItem).where(PayoutItem.id.in_([item.id for item, _ in paid]),
-                                    PayoutItem.status.in_(OPEN_ITEM_STATUSES))
-        .values(stripe_transfer_id=case(transfer_ids, value=PayoutItem.id) if transfer_ids else None, **values)
+        db.update(PayoutItem).where(PayoutItem.id.in_(list(times)), PayoutItem.status.in_(OPEN_ITEM_STATUSES))
+        .values(stripe_transfer_id=case(transfer_ids, value=PayoutItem.id) if transfer_ids else None,
+                paid_at=case({item_id: literal(moment, UTCDateTime()) for item_id, moment in times.items()},
+                             value=PayoutItem.id),
+                **values)
         .returning(PayoutItem.id).execution_options(synchronize_session=False)))
-    settled = [item for item, _ in paid if item.id in settled_ids]
-    ledger.confirm_paid_many([(item.batch_transaction_id, item.amount, transfer_id or reference)
-                              for item, transfer_id in paid if item.id in settled_ids])
-    for item, transfer_id in paid:
+    settled = [item for item, _, _ in paid if item.id in settled_ids]
+    ledger.confirm_paid_many([(item.batch_transaction_id, item.amount, transfer_id or reference, times[item.id])
+                              for item, transfer_id, _ in paid if item.id in settled_ids])
+    for item, transfer_id, _ in paid:
         if item.id in settled_ids:
-            for name, value in {**values, "stripe_transfer_id": transfer_id}.items():
+            for name, value in {**values, "stripe_transfer_id": transfer_id, "paid_at": times[item.id]}.items():
                 set_committed_value(item, name, value)
             audit.record("payout_item.paid", item, {"method": method, "amount": item.amount,
                                                     "currency": item.currency, "stripe_transfer_id": transfer_id,

@@ -147,8 +147,9 @@ PAYOUTS_HEADER = ["paid_at", "batch_id", "item_id", "customer_id", "customer_ema
 
 
 def payout_rows(first: date, last: date):
-    """The settled payout items of [first, last + 1 day) UTC (manual ones with no transfer id), and each transfer
-    reversal of the period as a row of its own with a negative amount: a subquery with the columns of payouts.csv,
+    """The payout items settled in [first, last + 1 day) UTC (manual ones with no transfer id), and each transfer
+    reversal of the period as a row of its own with a negative amount, each dated as the ledger dates it (Stripe's
+    `created` for a transfer or a reversal, so the rows add up to `paid`): a subquery with the columns of payouts.csv,
     then `reversal` and `row_id`, which with `paid_at` give the file's order (PAYOUTS_ORDER)."""
     start, end = figures.period_bounds(first, last)
     paid = (db.select(PayoutItem.paid_at.label("paid_at"), PayoutItem.batch_id, PayoutItem.id.label("item_id"),
@@ -158,12 +159,12 @@ def payout_rows(first: date, last: date):
                       PayoutItem.id.label("row_id"))
             .join(Customer, Customer.id == PayoutItem.customer_id)
             .where(PayoutItem.status == "paid", PayoutItem.paid_at >= start, PayoutItem.paid_at < end))
-    taken_back = (db.select(PayoutReversal.created_at, PayoutItem.batch_id, PayoutItem.id, PayoutItem.customer_id,
+    taken_back = (db.select(PayoutReversal.reversed_at, PayoutItem.batch_id, PayoutItem.id, PayoutItem.customer_id,
                             Customer.email, -PayoutReversal.amount, PayoutItem.currency,
                             PayoutReversal.stripe_transfer_id, literal(1), PayoutReversal.id)
                   .join(PayoutItem, PayoutItem.id == PayoutReversal.item_id)
                   .join(Customer, Customer.id == PayoutItem.customer_id)
-                  .where(PayoutReversal.created_at >= start, PayoutReversal.created_at < end))
+                  .where(PayoutReversal.reversed_at >= start, PayoutReversal.reversed_at < end))
     return union_all(paid, taken_back).subquery()
 
 
