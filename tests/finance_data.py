@@ -91,11 +91,11 @@ def seed(fake, client) -> FinanceData:
 
 
 def backdate(transaction, moment) -> None:
-    """Move a posted transaction to `moment`, as if it had been posted then (committed). Only tests rewrite
-    history: on PostgreSQL the ledger's immutability trigger is bypassed for this one statement."""
+    """Move a posted transaction to `moment`, as if it had been posted then and had happened then (committed). Only
+    tests rewrite history: on PostgreSQL the ledger's immutability trigger is bypassed for this one statement."""
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
     db.session.execute(sa.update(LedgerTransaction).where(LedgerTransaction.id == transaction.id)
-                       .values(created_at=moment))
+                       .values(created_at=moment, effective_at=moment))
     db.session.commit()
     db.session.expire_all()

@@ -10,7 +10,9 @@ from rewards.extensions import db
 from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
 from rewards.payouts.models import PayoutReversal
 from rewards.money import format_amount, format_money, to_minor_units
-from rewards.reports.csvfile import neutralise, text as csv_text
+from rewards.dbtypes import UTCDateTime
+from rewards.reports.csvfile import (neutralise, number, number_cell, text as csv_text, text_cell, time_cell,
+                                     utc_iso)
 from tests import finance_data
 from tests.payouts_support import app_config, fake_stripe  # noqa: F401  (the app pointed at the fake Stripe)
 
@@ -69,12 +71,28 @@ def test_text_cells_that_a_spreadsheet_would_run_are_neutralised(text, shown):
 
 @pytest.mark.parametrize("value, written", [
     ("a,b", '"a,b"'), ('say "hi"', '"say ""hi"""'), ("=1,2", '"\'=1,2"'), ("two\nlines", '"two\nlines"'),
-    ("-5 off", "'-5 off"), (None, ""), ("plain", "plain"),
+    ("\rx", '"\'\rx"'), ("\tx", "'\tx"), ("-5 off", "'-5 off"), ("@x", "'@x"), ("+1", "'+1"), ("a=b", "a=b"),
+    ("50%_off", "50%_off"), ("", ""), (None, ""), ("plain", "plain"),
 ])
-def test_text_cells_are_quoted_as_rfc_4180_asks_after_neutralising(value, written):
+def test_text_cells_are_quoted_as_rfc_4180_asks_after_neutralising(app, value, written):
     assert csv_text(value) == written
-    if value is not None:
+    if value:
         assert next(csv.reader(io.StringIO(written + "\r\n"))) == [neutralise(value)]
+    # The big exports have the database write their cells: the same rule in SQL gives the same text.
+    assert db.session.scalar(sa.select(text_cell(sa.literal(value, sa.String)))) == written
+
+
+@pytest.mark.parametrize("value", [0, 7, -300, 123456789012, None])
+def test_number_cells_are_the_same_from_python_and_the_database(app, value):
+    assert db.session.scalar(sa.select(number_cell(sa.literal(value, sa.BigInteger)))) == number(value)
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc),
+    datetime(2026, 3, 1, 12, 0, 0, 500000, tzinfo=timezone.utc), datetime(2026, 3, 1, 12, 0, 0, 1, tzinfo=timezone.utc),
+])
+def test_times_leave_the_database_as_the_same_iso_text_python_writes(app, moment):
+    assert db.session.scalar(sa.select(time_cell(sa.literal(moment, UTCDateTime())))) == utc_iso(moment) == iso(moment)
 
 
 def test_journal_has_every_ledger_leg_with_its_columns(data, finance):
@@ -83,10 +101,10 @@ def test_journal_has_every_ledger_leg_with_its_columns(data, finance):
                        "credit", "memo"]
     legs = db.session.execute(
         sa.select(LedgerEntry, LedgerTransaction, Account).join(LedgerTransaction).join(Account)
-        .order_by(LedgerTransaction.created_at, LedgerTransaction.id, LedgerEntry.id)).all()
+        .order_by(LedgerTransaction.effective_at, LedgerTransaction.id, LedgerEntry.id)).all()
     assert len(rows) - 1 == len(legs) > 20
     for row, (entry, tx, account) in zip(as_dicts(rows), legs):
-        assert row == {"posted_at": iso(tx.created_at), "transaction_id": str(tx.id), "kind": tx.kind,
+        assert row == {"posted_at": iso(tx.effective_at), "transaction_id": str(tx.id), "kind": tx.kind,
                        "account": account.key, "customer_id": str(account.customer_id or ""),
                        "currency": entry.currency,
                        "debit": str(-entry.amount) if entry.amount < 0 else "",
@@ -173,15 +191,17 @@ def test_payouts_csv_has_settled_items_and_reversals_as_negative_rows(data, fina
     a_usd, a_jpy, c_usd = data.items["a_usd"], data.items["a_jpy"], data.items["c_usd"]
     reversal = db.session.scalar(sa.select(PayoutReversal))
 
-    def line(item, when, amount, transfer):
-        return [iso(when), str(item.batch_id), str(item.id), str(item.customer_id), item.customer.email, str(amount),
-                item.currency, transfer or ""]
+    def line(item, when, amount, transfer, order):
+        """(the file's order: time, items before reversals, id; the row)."""
+        return (when, *order), [iso(when), str(item.batch_id), str(item.id), str(item.customer_id),
+                                item.customer.email, str(amount), item.currency, transfer or ""]
 
-    expected = sorted([line(a_usd, a_usd.paid_at, 2500, a_usd.stripe_transfer_id),
-                       line(a_jpy, a_jpy.paid_at, 500, a_jpy.stripe_transfer_id),
-                       line(c_usd, c_usd.paid_at, 2000, None),  # paid by hand: no transfer (its reference is on the batch page)
-                       line(a_usd, reversal.created_at, -300, a_usd.stripe_transfer_id)], key=lambda row: row[0])
-    assert rows[1:] == expected
+    expected = sorted([line(a_usd, a_usd.paid_at, 2500, a_usd.stripe_transfer_id, (0, a_usd.id)),
+                       line(a_jpy, a_jpy.paid_at, 500, a_jpy.stripe_transfer_id, (0, a_jpy.id)),
+                       # paid by hand: no transfer (its reference is on the batch page)
+                       line(c_usd, c_usd.paid_at, 2000, None, (0, c_usd.id)),
+                       line(a_usd, reversal.reversed_at, -300, a_usd.stripe_transfer_id, (1, reversal.id))])
+    assert rows[1:] == [row for _, row in expected]
     assert c_usd.method == "manual" and c_usd.reference == finance_data.MANUAL_REFERENCE
     assert data.items["b_draft"].status == "pending"  # drafted, never paid: not in the file
     # Against the ledger: each item's amount is what its settlement moved to paid out, the reversal what came back.

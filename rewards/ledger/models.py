@@ -53,7 +53,11 @@ class LedgerTransaction(db.Model):
     # A `paid` or `release` transaction: the `batch` transaction it settles or undoes. Unique, so a batch is
     # settled or released once, never both.
     batch_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"), unique=True)
+    # When Refero recorded it.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # When it happened, the time it counts by in every report: the posting time, or, for what Stripe did (a transfer
+    # that settles a payout, a transfer reversal), Stripe's `created` for it, however late Refero heard of it.
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     entries = relationship("LedgerEntry", back_populates="transaction", order_by="LedgerEntry.id")
 

@@ -15,11 +15,14 @@ Functions (stable names and signatures; the payouts package builds on them):
 - `batch_payable(customer_id, currency, at=None, idempotency_key=None) -> Batched | None`;
   `batch_payable_many(currency, [(customer_id, idempotency_key)], at=None)` batches many referrers in a few
   statements (the same rule: batch_payable is batch_payable_many of one).
-- `confirm_paid(batch_transaction_id, amount, reference=None) -> LedgerTransaction`; `confirm_paid_many`
-  settles many in a few statements (the same rule: confirm_paid is confirm_paid_many of one).
+- `confirm_paid(batch_transaction_id, amount, reference=None, paid_at=None) -> LedgerTransaction`;
+  `confirm_paid_many` settles many in a few statements (the same rule: confirm_paid is confirm_paid_many of one).
 - `release_batch(batch_transaction_id) -> LedgerTransaction`
-- `reverse_transfer(customer_id, currency, amount, idempotency_key) -> LedgerTransaction`
+- `reverse_transfer(customer_id, currency, amount, idempotency_key, reversed_at=None) -> LedgerTransaction`
 - `batch_of(batch_transaction_id) -> Batched`: a batch rebuilt from its stored transaction.
+
+`paid_at` and `reversed_at` date what Stripe did by Stripe's `created` for it (the transaction's `effective_at`,
+which every report counts by), however late Refero hears of it; without them the posting time stands.
 
 Idempotency keys: one scheme for every payout move, `<operation>:<what it answers to>`, stored on the
 ledger transaction (unique), so a retry after a crash, a timeout or a second worker finds the first answer:
@@ -270,24 +273,26 @@ def _settlement(batch: LedgerTransaction) -> LedgerTransaction | None:
     return db.session.scalar(select(LedgerTransaction).where(LedgerTransaction.batch_transaction_id == batch.id))
 
 
-def confirm_paid(batch_transaction_id: int, amount: int, reference: str | None = None) -> LedgerTransaction:
+def confirm_paid(batch_transaction_id: int, amount: int, reference: str | None = None,
+                 paid_at: datetime | None = None) -> LedgerTransaction:
     """The transfer of the batch's net arrived (not committed): in transit → paid out; its rewards become `paid`.
 
     `amount` must equal the batch's net (409 otherwise); `reference` (a transfer id, a bank reference) goes in
-    the memo. Replaying it returns the first `paid` transaction; a released batch cannot be paid (409).
+    the memo; `paid_at` (Stripe's `created` of the transfer) dates it, else now. Replaying it returns the first
+    `paid` transaction; a released batch cannot be paid (409).
     """
-    [transaction_id] = confirm_paid_many([(batch_transaction_id, amount, reference)])
+    [transaction_id] = confirm_paid_many([(batch_transaction_id, amount, reference, paid_at)])
     return db.session.get(LedgerTransaction, transaction_id)
 
 
-def confirm_paid_many(settlements: list[tuple[int, int, str | None]]) -> list[int]:
-    """confirm_paid() for many (batch transaction id, amount, reference) at once, in a few statements for the lot
-    (the payout executor settles its transfers so): the `paid` transactions' ids, in order. Not committed.
+def confirm_paid_many(settlements: list[tuple[int, int, str | None, datetime | None]]) -> list[int]:
+    """confirm_paid() for many (batch transaction id, amount, reference, paid_at) at once, in a few statements for
+    the lot (the payout executor settles its transfers so): the `paid` transactions' ids, in order. Not committed.
 
     The same rule for each as confirm_paid: the amount is the batch's net, its rewards are still batched, a
     replay answers the first `paid` transaction, a released batch cannot be paid (409 raised, nothing posted).
     """
-    ids = [batch_id for batch_id, _, _ in settlements]
+    ids = [batch_id for batch_id, _, _, _ in settlements]
     if len(set(ids)) != len(ids):
         raise ValueError("a batch transaction is confirmed twice in one call")
     if not ids:
@@ -312,7 +317,7 @@ def confirm_paid_many(settlements: list[tuple[int, int, str | None]]) -> list[in
         if reward_id is not None:
             rewards[reward_id] = (status, reward_amount)
     answers, todo, paying = {}, [], []
-    for batch_id, amount, reference in settlements:
+    for batch_id, amount, reference, paid_at in settlements:
         customer_id, done = customers[batch_id], settled.get(batch_id)
         if done is not None:
             if done[1] != "paid":
@@ -337,7 +342,7 @@ def confirm_paid_many(settlements: list[tuple[int, int, str | None]]) -> list[in
                      Leg(AccountRef("paid_out", currency, customer_id), amount)],
             memo=f"payout of {amount} confirmed" + (f" ({reference})" if reference else ""),
             customer_id=customer_id, idempotency_key=f"paid:batch:{batch_id}", batch_transaction_id=batch_id,
-            keep_empty=True))
+            keep_empty=True, effective_at=paid_at))
         paying.append((batch_id, mine))
     for (batch_id, _), transaction_id in zip(paying, post_many(todo)):
         answers[batch_id] = transaction_id
@@ -405,8 +410,10 @@ def release_batch(batch_transaction_id: int) -> LedgerTransaction:
     return transaction
 
 
-def reverse_transfer(customer_id: int, currency: str, amount: int, idempotency_key: str) -> LedgerTransaction:
-    """A paid transfer was taken back (not committed): paid out → the referrer's earned balance, paid again later."""
+def reverse_transfer(customer_id: int, currency: str, amount: int, idempotency_key: str,
+                     reversed_at: datetime | None = None) -> LedgerTransaction:
+    """A paid transfer was taken back (not committed): paid out → the referrer's earned balance, paid again later.
+    `reversed_at` (Stripe's `created` of the reversal) dates it, else now."""
     lock_referrer(customer_id)
     existing = transaction_by_key(idempotency_key)
     if existing is not None:
@@ -419,7 +426,8 @@ def reverse_transfer(customer_id: int, currency: str, amount: int, idempotency_k
                            f"{customer_id} was paid in {currency}.", "amount")
     transaction = post("transfer_reversal", [Leg(paid_out, -amount),
                                              Leg(AccountRef("referrer_earned", currency, customer_id), amount)],
-                       memo=f"transfer of {amount} reversed", customer_id=customer_id, idempotency_key=idempotency_key)
+                       memo=f"transfer of {amount} reversed", customer_id=customer_id, idempotency_key=idempotency_key,
+                       effective_at=reversed_at)
     audit.record("payout.transfer_reversed", transaction, {"amount": amount, "currency": currency,
                                                             "customer_id": customer_id})
     return transaction

@@ -7,6 +7,7 @@ PostgreSQL, see rewards.bulk), where the database checks the balance once more a
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -61,6 +62,8 @@ class NewTransaction:
     batch_transaction_id: int | None = None
     # Record it even when no leg is left (a settlement of nothing still settles its batch).
     keep_empty: bool = False
+    # When it happened, if not now: Stripe's `created` for what Stripe did (LedgerTransaction.effective_at).
+    effective_at: datetime | None = None
     _kept: list[Leg] = field(default_factory=list, repr=False)
 
 
@@ -154,7 +157,8 @@ def post_many(transactions: list[NewTransaction]) -> list[int | None]:
     now = utcnow()
     new_ids = insert_rows(LedgerTransaction.__table__, [
         {"kind": t.kind, "memo": t.memo, "customer_id": t.customer_id, "idempotency_key": t.idempotency_key,
-         "batch_transaction_id": t.batch_transaction_id, "created_at": now} for t in todo], ids=True)
+         "batch_transaction_id": t.batch_transaction_id, "created_at": now, "effective_at": t.effective_at or now}
+        for t in todo], ids=True)
     entries = []
     for transaction, transaction_id in zip(todo, new_ids):
         for leg in transaction._kept:
@@ -170,13 +174,13 @@ def post_many(transactions: list[NewTransaction]) -> list[int | None]:
 
 def post(kind: str, legs: list[Leg], *, memo: str = "", customer_id: int | None = None,
          idempotency_key: str | None = None, batch_transaction_id: int | None = None,
-         keep_empty: bool = False) -> LedgerTransaction | None:
+         keep_empty: bool = False, effective_at: datetime | None = None) -> LedgerTransaction | None:
     """post_many() of one transaction, returned as a row; None when no leg is left (unless keep_empty).
 
     With an idempotency_key, posting the same key again returns the first transaction unchanged.
     """
     [transaction_id] = post_many([NewTransaction(kind, legs, memo, customer_id, idempotency_key,
-                                                 batch_transaction_id, keep_empty)])
+                                                 batch_transaction_id, keep_empty, effective_at)])
     return db.session.get(LedgerTransaction, transaction_id) if transaction_id is not None else None
 
 

@@ -190,7 +190,7 @@ class Executor:
         for work, answer in results:
             if work.action == "send" and isinstance(answer, stripe_client.Outcome) and answer.kind == "ok" \
                     and self._matches(work, answer.transfer):
-                self.paid.append((work, answer.transfer["id"]))
+                self.paid.append((work, answer.transfer["id"], stripe_client.created_time(answer.transfer)))
             else:
                 others.append((work, answer))
         items = {}
@@ -231,7 +231,7 @@ class Executor:
                                           f"(amount {transfer.get('amount')}, destination {transfer.get('destination')}).")
             audit.record("payout_item.review", item, {"transfer": transfer.get("id")})
             return
-        self.paid.append((work, transfer["id"]))
+        self.paid.append((work, transfer["id"], stripe_client.created_time(transfer)))
 
     def _record_lookup(self, item: PayoutItem, work: Work, transfers: list[dict]):
         if len(transfers) == 1:

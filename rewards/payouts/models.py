@@ -103,6 +103,7 @@ class PayoutItem(db.Model):
     failure_code: Mapped[str | None] = mapped_column(String(100))
     failure_message: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(200))
+    # When it was paid: Stripe's `created` of the transfer, or when finance recorded a manual payment.
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The ledger transaction that moved the money into transit when the batch was drafted.
@@ -132,6 +133,9 @@ class PayoutReversal(db.Model):
     reversed_to: Mapped[int]
     amount: Mapped[int]
     event_id: Mapped[str | None] = mapped_column(String(255))
+    # When Stripe reversed it (the reversal's `created`), which payouts.csv and the ledger date it by.
+    reversed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # When Refero recorded it.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("item_id", "reversed_to", name="uq_payout_reversals_item_to"),

@@ -3,6 +3,7 @@
 Every function here leaves the commit to its caller (a view, the CLI, the executor), except where it says so.
 """
 import secrets
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func
@@ -152,48 +153,52 @@ def retry_failed_items(batch: PayoutBatch, item_id: int | None = None) -> int:
     return result.rowcount
 
 
-def settle_item(item: PayoutItem, *, transfer_id: str | None = None, method: str = "stripe",
-                reference: str | None = None, user=None) -> bool:
+def settle_item(item: PayoutItem, *, transfer_id: str | None = None, paid_at: datetime | None = None,
+                method: str = "stripe", reference: str | None = None, user=None) -> bool:
     """Record one item paid and settle it in the ledger (not committed); False if it was paid already."""
-    return bool(settle_items([(item, transfer_id)], method=method, reference=reference, user=user))
+    return bool(settle_items([(item, transfer_id, paid_at)], method=method, reference=reference, user=user))
 
 
 def settle_items(paid: list[tuple], *, method: str = "stripe", reference: str | None = None, user=None,
                  held_by: str | None = None) -> list:
-    """Record items paid (with their transfer ids) and settle them in the ledger, the lot in a few statements (not
-    committed); the items this call settled. The status change is guarded (only from pending, failed or review),
-    so two workers never settle one item twice; the ledger's confirmation is keyed per item's batch transaction.
-    An item is a PayoutItem or any row with its `id`, `amount`, `currency` and `batch_transaction_id`.
+    """Record items paid (with their transfer ids and Stripe's `created` of each transfer) and settle them in the
+    ledger, the lot in a few statements (not committed); the items this call settled. The status change is guarded
+    (only from pending, failed or review), so two workers never settle one item twice; the ledger's confirmation is
+    keyed per item's batch transaction. An item and its settlement are dated by Stripe's `created` (however late
+    Refero learns of the transfer), or now when there is none (a manual payment). `paid` holds
+    (item, transfer_id, created) tuples; an item is a PayoutItem or any row with its `id`, `amount`, `currency` and
+    `batch_transaction_id`.
 
     `held_by` (an executor's lease owner) narrows the guard to pending items that executor still holds, in the
     attempt generation it sent (each item then has its `generation`): an item another executor took over is left.
     """
     now = utcnow()
-    values = {"status": "paid", "method": method, "paid_at": now, "lease_owner": None, "lease_until": None,
+    values = {"status": "paid", "method": method, "lease_owner": None, "lease_until": None,
               "next_attempt_at": None, "reference": reference, "paid_by_id": getattr(user, "id", None)}
     if method == "stripe":
         values.update(failure_code=None, failure_message=None)
     if not paid:
         return []
     guard = PayoutItem.status.in_(OPEN_ITEM_STATUSES)
-    rows = [{"id": item.id, "stripe_transfer_id": transfer_id} for item, transfer_id in paid]
+    rows = [{"id": item.id, "stripe_transfer_id": transfer_id, "paid_at": paid_at or now}
+            for item, transfer_id, paid_at in paid]
     if held_by is not None:
         guard = (PayoutItem.status == "pending") & (PayoutItem.lease_owner == held_by)
-        rows = [{**row, "attempt_generation": item.generation} for row, (item, _) in zip(rows, paid)]
+        rows = [{**row, "attempt_generation": item.generation} for row, (item, _, _) in zip(rows, paid)]
     settled_ids = set(update_rows(PayoutItem.__table__, "id", values, rows, guard,
                                   match=("attempt_generation",) if held_by is not None else (), returning=True))
-    settled = [(item, transfer_id) for item, transfer_id in paid if item.id in settled_ids]
-    ledger.confirm_paid_many([(item.batch_transaction_id, item.amount, transfer_id or reference)
-                              for item, transfer_id in settled])
-    for item, transfer_id in settled:
+    settled = [(item, transfer_id, paid_at or now) for item, transfer_id, paid_at in paid if item.id in settled_ids]
+    ledger.confirm_paid_many([(item.batch_transaction_id, item.amount, transfer_id or reference, at)
+                              for item, transfer_id, at in settled])
+    for item, transfer_id, at in settled:
         if isinstance(item, PayoutItem):
-            for name, value in {**values, "stripe_transfer_id": transfer_id}.items():
+            for name, value in {**values, "stripe_transfer_id": transfer_id, "paid_at": at}.items():
                 set_committed_value(item, name, value)
     audit.record_many([("payout_item.paid", PayoutItem.__tablename__, item.id,
                         {"method": method, "amount": item.amount, "currency": item.currency,
                          "stripe_transfer_id": transfer_id, "reference": reference})
-                       for item, transfer_id in settled])
-    return [item for item, _ in settled]
+                       for item, transfer_id, _ in settled])
+    return [item for item, _, _ in settled]
 
 
 def _check_stripe_made_nothing(item: PayoutItem) -> None:

@@ -8,11 +8,13 @@ import time
 import urllib.request
 import weakref
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from urllib.parse import unquote, urlsplit
 
 import stripe
 from flask import current_app
 
+from rewards.bounds import MAX_TIME, MIN_TIME
 from rewards.errors import DomainError
 
 # Stripe's documented limits: 25 requests/s in test mode, 100/s live. Pacing keeps us under them.
@@ -53,6 +55,16 @@ class Pacer:
     def back_off(self, seconds: float):
         with self.lock:
             self.next_at = max(self.next_at, time.monotonic() + seconds)
+
+
+def created_time(stripe_object: dict) -> datetime | None:
+    """Stripe's `created` of an object (Unix seconds) as an aware UTC datetime; None when it has none (or one out
+    of rewards.bounds)."""
+    created = stripe_object.get("created")
+    if isinstance(created, bool) or not isinstance(created, int) \
+            or not MIN_TIME.timestamp() < created <= MAX_TIME.timestamp():
+        return None
+    return datetime.fromtimestamp(created, timezone.utc)
 
 
 def is_configured() -> bool:

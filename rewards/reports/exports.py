@@ -3,7 +3,7 @@ read from a server-side cursor. Amounts are integers in minor units; `formatted`
 the contract's."""
 from datetime import date
 
-from sqlalchemy import DateTime, func, literal, or_, type_coerce, union_all
+from sqlalchemy import DateTime, case, func, literal, null, or_, type_coerce, union_all
 
 from rewards.customers.models import Customer
 from rewards.extensions import db
@@ -11,7 +11,8 @@ from rewards.ledger.models import Account, LedgerEntry, LedgerTransaction
 from rewards.money import format_amount
 from rewards.payouts.models import PayoutItem, PayoutReversal
 from rewards.reports import figures
-from rewards.reports.csvfile import Report, number, text, utc_iso
+from rewards.reports.csvfile import (LINE_END, Report, csv_line, database_line, number, number_cell, text, text_cell,
+                                     time_cell, utc_iso)
 
 # Rows fetched from the server-side cursor at a time: big enough to keep round trips rare, small enough for memory.
 YIELD_PER = 5000
@@ -22,14 +23,16 @@ STATEMENT_HEADER = ["posted_at", "transaction_id", "kind", "reward_id", "currenc
                     "rewards_reversed", "paid", "memo"]
 
 
-def streamed(stmt, entities: bool = False):
+def streamed(stmt, entities: bool = False, scalars: bool = False):
     """The statement's rows in batches from a server-side cursor (yield_per), run when the report is read.
-    Plain columns go through Core (no ORM row loading); `entities` when the statement selects models."""
+    Plain columns go through Core (no ORM row loading); `entities` when the statement selects models; `scalars`
+    gives each row's one value rather than a row."""
     def batches():
         if entities:
             return db.session.execute(stmt.execution_options(yield_per=YIELD_PER)).partitions()
         # A statement option, not a connection one: the session's connection must not stay in streaming mode.
-        return db.session.connection().execute(stmt.execution_options(yield_per=YIELD_PER)).partitions()
+        result = db.session.connection().execute(stmt.execution_options(yield_per=YIELD_PER))
+        return (result.scalars() if scalars else result).partitions()
     return batches
 
 
@@ -50,29 +53,38 @@ def _formatted(header: list[str], columns: list[str], formatted: bool) -> list[s
     return header + [f"{name}_formatted" for name in columns] if formatted else header
 
 
+def written_by_database(stmt, amounts: list, currency, formatted: bool) -> tuple:
+    """(batches, line) of a Report whose lines the database writes: `stmt` selects just `csv_line(...)`. Formatted,
+    it also selects the amounts and their currency, and `line` adds each amount formatted after the line."""
+    if not formatted:
+        return streamed(stmt, scalars=True), database_line
+    count = len(amounts)
+
+    def formatted_line(row):
+        currency_code = row[count + 1]
+        return row[0] + "".join("," + ("" if value is None else format_amount(value, currency_code))
+                                for value in row[1:count + 1]) + LINE_END
+
+    return streamed(stmt.add_columns(*amounts, currency)), formatted_line
+
+
 def journal(first: date, last: date, formatted: bool = False) -> Report:
     """Every ledger leg posted in [first, last + 1 day) UTC, one row each; the ledger's amounts are credit-positive,
     so a negative leg is a debit. Each transaction's debits equal its credits."""
     start, end = figures.period_bounds(first, last)
-    stmt = (db.select(utc(figures.posted_at), LedgerTransaction.id, LedgerTransaction.kind, Account.key,
-                      Account.customer_id, LedgerEntry.currency, LedgerEntry.amount, LedgerTransaction.memo)
+    amount = LedgerEntry.amount
+    debit, credit = case((amount < 0, -amount), else_=null()), case((amount > 0, amount), else_=null())
+    stmt = (db.select(csv_line(time_cell(figures.posted_at), number_cell(LedgerTransaction.id),
+                               text_cell(LedgerTransaction.kind), text_cell(Account.key),
+                               number_cell(Account.customer_id), text_cell(LedgerEntry.currency), number_cell(debit),
+                               number_cell(credit), text_cell(LedgerTransaction.memo)))
             .select_from(LedgerEntry)
             .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
             .join(Account, Account.id == LedgerEntry.account_id)
             .where(figures.posted_at >= start, figures.posted_at < end)
             .order_by(figures.posted_at, LedgerTransaction.id, LedgerEntry.id))
-
-    def line(r):
-        posted, tx, kind, account, customer, currency, amount, memo = r
-        debit, credit = (-amount, None) if amount < 0 else (None, amount)
-        extra = ""
-        if formatted:
-            extra = "," + ",".join(format_amount(value, currency) if value is not None else ""
-                                   for value in (debit, credit))
-        return (f"{utc_iso(posted)},{tx},{text(kind)},{text(account)},{number(customer)},{currency},"
-                f"{number(debit)},{number(credit)},{text(memo)}{extra}\r\n")
-
-    return Report(_formatted(JOURNAL_HEADER, ["debit", "credit"], formatted), streamed(stmt), line, counted(stmt))
+    return Report(_formatted(JOURNAL_HEADER, ["debit", "credit"], formatted),
+                  *written_by_database(stmt, [debit, credit], LedgerEntry.currency, formatted), counted(stmt))
 
 
 def yearly_totals(year: int, customer_id: int | None = None):
@@ -93,17 +105,13 @@ def yearly_totals(year: int, customer_id: int | None = None):
 
 def referrers(year: int, formatted: bool = False) -> Report:
     """Yearly totals per referrer and currency (the contract's referrers.csv)."""
-    stmt = yearly_totals(year)
-
-    def line(r):
-        customer, email, currency, *amounts = r
-        amounts = [int(value) for value in amounts]
-        cells = [str(customer), text(email), currency, *map(str, amounts)]
-        if formatted:
-            cells += [format_amount(value, currency) for value in amounts]
-        return ",".join(cells) + "\r\n"
-
-    return Report(_formatted(REFERRERS_HEADER, figures.FIGURES, formatted), streamed(stmt), line, counted(stmt))
+    totals = yearly_totals(year).subquery()
+    amounts = [totals.c[name] for name in figures.FIGURES]
+    stmt = (db.select(csv_line(number_cell(totals.c.customer_id), text_cell(totals.c.email),
+                               text_cell(totals.c.currency), *map(number_cell, amounts)))
+            .order_by(totals.c.customer_id, totals.c.currency))
+    return Report(_formatted(REFERRERS_HEADER, figures.FIGURES, formatted),
+                  *written_by_database(stmt, amounts, totals.c.currency, formatted), counted(stmt))
 
 
 def statement_lines(customer_id: int, year: int):
@@ -139,8 +147,10 @@ PAYOUTS_HEADER = ["paid_at", "batch_id", "item_id", "customer_id", "customer_ema
 
 
 def payout_rows(first: date, last: date):
-    """SELECT the settled payout items of [first, last + 1 day) UTC (manual ones with no transfer id), and each
-    transfer reversal of the period as a row of its own with a negative amount, in time order."""
+    """The payout items settled in [first, last + 1 day) UTC (manual ones with no transfer id), and each transfer
+    reversal of the period as a row of its own with a negative amount, each dated as the ledger dates it (Stripe's
+    `created` for a transfer or a reversal, so the rows add up to `paid`): a subquery with the columns of payouts.csv,
+    then `reversal` and `row_id`, which with `paid_at` give the file's order (PAYOUTS_ORDER)."""
     start, end = figures.period_bounds(first, last)
     paid = (db.select(PayoutItem.paid_at.label("paid_at"), PayoutItem.batch_id, PayoutItem.id.label("item_id"),
                       PayoutItem.customer_id, Customer.email.label("customer_email"), PayoutItem.amount.label("amount"),
@@ -149,25 +159,25 @@ def payout_rows(first: date, last: date):
                       PayoutItem.id.label("row_id"))
             .join(Customer, Customer.id == PayoutItem.customer_id)
             .where(PayoutItem.status == "paid", PayoutItem.paid_at >= start, PayoutItem.paid_at < end))
-    taken_back = (db.select(PayoutReversal.created_at, PayoutItem.batch_id, PayoutItem.id, PayoutItem.customer_id,
+    taken_back = (db.select(PayoutReversal.reversed_at, PayoutItem.batch_id, PayoutItem.id, PayoutItem.customer_id,
                             Customer.email, -PayoutReversal.amount, PayoutItem.currency,
                             PayoutReversal.stripe_transfer_id, literal(1), PayoutReversal.id)
                   .join(PayoutItem, PayoutItem.id == PayoutReversal.item_id)
                   .join(Customer, Customer.id == PayoutItem.customer_id)
-                  .where(PayoutReversal.created_at >= start, PayoutReversal.created_at < end))
-    rows = union_all(paid, taken_back).subquery()
-    return (db.select(utc(rows.c.paid_at), *[rows.c[name] for name in PAYOUTS_HEADER[1:]])
-            .order_by(rows.c.paid_at, rows.c.reversal, rows.c.row_id))
+                  .where(PayoutReversal.reversed_at >= start, PayoutReversal.reversed_at < end))
+    return union_all(paid, taken_back).subquery()
+
+
+PAYOUTS_ORDER = ("paid_at", "reversal", "row_id")
 
 
 def payouts(first: date, last: date, formatted: bool = False) -> Report:
-    """The contract's payouts.csv: what reached referrers in the period, and what came back."""
-    stmt = payout_rows(first, last)
-
-    def line(r):
-        paid_at, batch, item, customer, email, amount, currency, transfer = r
-        extra = "," + format_amount(amount, currency) if formatted else ""
-        return (f"{utc_iso(paid_at)},{batch},{item},{customer},{text(email)},{amount},{currency},{text(transfer)}"
-                f"{extra}\r\n")
-
-    return Report(_formatted(PAYOUTS_HEADER, ["amount"], formatted), streamed(stmt), line, counted(stmt))
+    """The contract's payouts.csv: what reached referrers in the period, and what came back, in time order. The
+    database writes each line."""
+    c = payout_rows(first, last).c
+    stmt = (db.select(csv_line(time_cell(c.paid_at), number_cell(c.batch_id), number_cell(c.item_id),
+                               number_cell(c.customer_id), text_cell(c.customer_email), number_cell(c.amount),
+                               text_cell(c.currency), text_cell(c.stripe_transfer_id)))
+            .order_by(*(c[name] for name in PAYOUTS_ORDER)))
+    return Report(_formatted(PAYOUTS_HEADER, ["amount"], formatted),
+                  *written_by_database(stmt, [c.amount], c.currency, formatted), counted(stmt))

@@ -1,11 +1,12 @@
-"""Finance's three figures, each defined once in ledger terms and dated by the UTC time of the ledger posting.
+"""Finance's three figures, each defined once in ledger terms and dated by the UTC time of the ledger posting
+(Stripe's `created` where Stripe is the source: `posted_at` below).
 
 Per referrer and currency, over the legs posted in a period:
 - rewards_earned: the earn postings on the referrer's earned account (rewards as granted);
 - rewards_reversed: reductions and reversals of unpaid rewards taken off the earned account, plus clawbacks
   onto the referrer's debt after a payout (shown positive);
 - paid: money reaching the referrer's paid-out account (settled payouts, Stripe or manual) minus transfer
-  reversals taken back from it.
+  reversals taken back from it; a Stripe transfer counts when Stripe created it, a reversal when Stripe made it.
 
 Every other posting (a batch moving money into transit, a cancelled batch releasing it) moves money between the
 referrer's own accounts and changes none of the three. So, cumulatively, earned − reversed − paid equals what the
@@ -24,8 +25,9 @@ EARN_KINDS = ("earn",)
 TAKEN_BACK_KINDS = ("reduce", "reverse")
 CLAWBACK_KINDS = ("clawback",)
 
-# The moment a leg counts: its transaction's posting time, in UTC.
-posted_at = LedgerTransaction.created_at
+# The moment a leg counts, in UTC: its transaction's effective time, which is when it was posted, or for what Stripe
+# did (a transfer settling a payout, a transfer reversal) Stripe's `created` for it, however late Refero heard of it.
+posted_at = LedgerTransaction.effective_at
 
 
 def period_bounds(first: date, last: date) -> tuple[datetime, datetime]:

@@ -169,14 +169,24 @@ class Account(_Shape):
     requirements = nested(Requirements)
 
 
+class TransferReversal(_Shape):
+    created = timestamp()
+
+
+class TransferReversals(_Shape):
+    data = fields.List(fields.Nested(TransferReversal), allow_none=True)
+
+
 class Transfer(_Shape):
-    """A transfer to a connected account (transfer.reversed)."""
+    """A transfer to a connected account (transfer.reversed); its and its reversals' `created` date the payout."""
 
     id = required_id()
     amount = money()
     amount_reversed = money()
+    created = timestamp()
     transfer_group = text()
     destination = fields.Raw(allow_none=True)  # an account id, or the account itself when expanded
+    reversals = nested(TransferReversals)
 
 
 # The objects of the event types Refero handles (sales: payments and refunds; payouts: accounts and transfers).
