@@ -1,6 +1,10 @@
 """Bulk: 1,000,000 sales against 100,000 referrals on PostgreSQL: CSV import rows/s and peak memory,
 re-validation time against one hand-written SQL statement doing the same matching.
 
+Re-validation is timed from the start of `flask referrals revalidate` until it reports its work committed
+(decisions, statuses, rewards, ledger, audit). The mail the grants start (one notification per reward) is a
+Celery worker's job in production; without REDIS_URL, as here, the command then runs it itself, timed apart.
+
     python -m bench.bulk [--sales 1000000] [--referrals 100000]
 """
 import argparse
@@ -108,11 +112,14 @@ def main():
         print("  " + output.strip().splitlines()[-1])
         hand_seconds, matched = hand_sql(url)
         print(f"Hand-written matching SQL: {hand_seconds:.1f}s ({matched:,} referrals with a matching sale)")
-        seconds, peak, output = measured(flask("referrals", "revalidate"), env)
-        print(f"Re-validation (CLI, whole process): {seconds:.1f}s, peak memory {peak} MB, "
-              f"{seconds / hand_seconds:.1f}x the hand-written SQL")
-        for line in output.strip().splitlines()[-2:]:
+        marks = {"Weighed in": None}
+        seconds, peak, output = measured(flask("referrals", "revalidate"), {**env, "MAIL_OUTBOX_DIR": tmp}, marks)
+        weighed = marks["Weighed in"] or seconds
+        print(f"Re-validation (CLI, from start until it reports the work committed): {weighed:.1f}s, "
+              f"{weighed / hand_seconds:.1f}x the hand-written SQL")
+        for line in output.strip().splitlines()[-3:]:
             print("  " + line.split("\r")[-1])
+        print(f"Whole process, notification mail included: {seconds:.1f}s, peak memory {peak} MB")
 
 
 if __name__ == "__main__":

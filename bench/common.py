@@ -32,12 +32,21 @@ def env_for(database_url: str) -> dict:
             "PYTHONPATH": ROOT}
 
 
-def measured(args: list, env: dict) -> tuple[float, int, str]:
-    """Run a command: (seconds, peak resident memory in MB of that process, its standard output)."""
+def measured(args: list, env: dict, marks: dict | None = None) -> tuple[float, int, str]:
+    """Run a command: (seconds, peak resident memory in MB of that process, its standard output).
+
+    `marks`: {text: None}, filled with the seconds from the start to the first output line holding that text.
+    """
     started = time.perf_counter()
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True)
-    output = process.stdout.read()
+    process = subprocess.Popen(args, cwd=ROOT, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        for text in marks or ():
+            if marks[text] is None and text in line:
+                marks[text] = time.perf_counter() - started
+    output = "".join(lines)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started

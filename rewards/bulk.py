@@ -5,6 +5,8 @@ executemany sends each row as its own statement, and a multi-row INSERT costs ps
 statement per page; COPY streams the rows, and PostgreSQL runs constraints and triggers (the ledger's
 deferred balance check among them) exactly as for INSERT.
 """
+from operator import itemgetter
+
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -34,13 +36,23 @@ def _processors(table: Table, columns: list[str]) -> list:
 
 def _copy(table: Table, rows: list[dict]) -> None:
     columns = list(rows[0])
-    processors = _processors(table, columns)
+    # Only the columns whose type converts values (JSON, UTC timestamps) pay a call per value.
+    converted = [(index, process) for index, process in enumerate(_processors(table, columns)) if process is not None]
+    values_of = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     cursor = db.session.connection().connection.driver_connection.cursor()
     quoted = ", ".join(f'"{name}"' for name in columns)
     with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        write = copy.write_row
+        if not converted:
+            for row in rows:
+                write(values_of(row))
+            return
         for row in rows:
-            copy.write_row([value if process is None or value is None else process(value)
-                            for process, value in zip(processors, (row[name] for name in columns))])
+            values = list(values_of(row))
+            for index, process in converted:
+                if values[index] is not None:
+                    values[index] = process(values[index])
+            write(values)
 
 
 def new_ids(table: Table, count: int) -> list[int]:
@@ -62,6 +74,26 @@ def insert_rows(table: Table, rows: list[dict], *, ids: bool = False) -> list[in
     allocated = new_ids(table, len(rows)) if ids else []
     _copy(table, [{"id": new_id, **row} for new_id, row in zip(allocated, rows)] if ids else rows)
     return allocated
+
+
+def analyze(table: Table) -> None:
+    """PostgreSQL: fresh planner statistics for a table a bulk load just grew (inside the caller's transaction).
+
+    Without them the next statements plan for the table as it was (autovacuum's analyze comes later, if it
+    runs at all): matching a re-validation's sales by id then hashes the whole table instead of using its key.
+    """
+    if _postgres():
+        db.session.execute(text(f'ANALYZE "{table.name}"'))
+
+
+def without_jit() -> None:
+    """PostgreSQL: no JIT compilation for the rest of this transaction.
+
+    A bulk statement that walks an index per row (re-validation's matching) looks expensive to the planner,
+    which then spends about half a second compiling it; the compiled plan saves nothing on such a walk.
+    """
+    if _postgres():
+        db.session.execute(text("SET LOCAL jit = off"))
 
 
 def among(column, values: list):

@@ -7,10 +7,12 @@ Every task is acknowledged after it ran (a worker that dies midway leaves its ta
 with exponential backoff on a dropped database or broker connection, and so must be idempotent.
 
 `after_commit(task, *args)` starts a job only once the transaction that asked for it commits (and never if it
-rolls back): queued to the workers, or, inline, after the response has been sent (or at once outside a request).
+rolls back): queued to the workers, or, inline, after the response has been sent (or at once outside a request,
+or at the end of a `held()` block: a command reports its own work first, as a request answers first).
 A job that fails inline is logged and left to its own retry path (mail: the pending-mail sweep).
 """
 import logging
+from contextlib import contextmanager
 from functools import partial
 
 from celery import Task
@@ -23,6 +25,7 @@ from rewards.extensions import celery, db
 log = logging.getLogger(__name__)
 _PENDING = "jobs_after_commit"
 _BATCHES = "job_batches_after_commit"
+_HELD = "jobs_held"
 
 QUEUES = ("default", "webhooks", "mail", "payouts")
 _ROUTED = {"webhook": "webhooks", "mail": "mail", "payout": "payouts"}
@@ -139,9 +142,27 @@ def _start(task, args) -> None:
             log.exception("Could not queue %s%r", task.name, args)
     elif has_request_context():
         g.setdefault("jobs_after_response", []).append((task, args))
+    elif g.get(_HELD) is not None:
+        g.get(_HELD).append((task, args))
     else:
         # A context of its own: this may run inside another session's commit, whose session must not be reused.
         _run_all(current_app._get_current_object(), [(task, args)])
+
+
+@contextmanager
+def held():
+    """Inline jobs started in the block (by its commits) run when it ends, not inside the commit that starts them.
+
+    Yields the list of jobs held; queued jobs (with REDIS_URL) go to the workers at once, as always.
+    """
+    jobs = []
+    setattr(g, _HELD, jobs)
+    try:
+        yield jobs
+    finally:
+        g.pop(_HELD, None)
+        if jobs:
+            _run_all(current_app._get_current_object(), list(jobs))
 
 
 def run_inline(task, args) -> None:

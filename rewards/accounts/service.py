@@ -1,6 +1,7 @@
 """Account rules: passwords, sessions that the server can end, API keys."""
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,8 +24,13 @@ API_KEY_PREFIX = "rk_"
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile).
 password_hasher = PasswordHasher()
-# Verified against when the email is unknown, so both cases take the same time.
-_DUMMY_HASH = password_hasher.hash("not-a-real-password-for-timing")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both cases take the same time (made at first need: a hash
+    costs every process start, workers and commands included, half a second)."""
+    return password_hasher.hash("not-a-real-password-for-timing")
 
 
 def check_password_policy(password: str, user_inputs=()) -> None:
@@ -73,7 +79,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The active user with this email and password, or None."""
     user = find_user_by_email(email or "")
     if user is None or len(password or "") > PASSWORD_MAX_LENGTH:
-        _verify(_DUMMY_HASH, "x")
+        _verify(_dummy_hash(), "x")
         return None
     if not _verify(user.password_hash, password or "") or user.is_disabled:
         return None

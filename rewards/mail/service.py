@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rewards import jobs
-from rewards.bulk import chunks
+from rewards.bulk import chunks, insert_rows
 from rewards.clock import utcnow
 from rewards.extensions import db, mail
 from rewards.mail.models import OutgoingMessage
@@ -36,20 +36,23 @@ def business() -> dict:
     return {"business_name": config.get("BUSINESS_NAME") or "Refero", "support_email": config.get("SUPPORT_EMAIL")}
 
 
+def _rendered(template: str, context: dict | None) -> dict:
+    context = {**business(), **(context or {})}
+    return {"text_body": render_template(f"mail/{template}.txt", **context),
+            "html_body": render_template(f"mail/{template}.html", **context)}
+
+
 def queue(kind: str, recipient: str, subject: str, template: str, context: dict | None = None, *,
-          headers: dict | None = None, dedupe_key: str | None = None, key_checked: bool = False
-          ) -> OutgoingMessage | None:
+          headers: dict | None = None, dedupe_key: str | None = None) -> OutgoingMessage | None:
     """Add a message (not committed) rendered from templates/mail/<template>.txt and .html; it is sent once the
     transaction commits. With `dedupe_key`, a second message for the same event is not added (None).
-    `key_checked`: the caller looked the key up already (in bulk); a concurrent duplicate then fails the commit."""
-    if dedupe_key and not key_checked and db.session.scalar(select(OutgoingMessage.id).filter_by(dedupe_key=dedupe_key)):
+    Many at once, their keys looked up in bulk: queue_many()."""
+    if dedupe_key and db.session.scalar(select(OutgoingMessage.id).filter_by(dedupe_key=dedupe_key)):
         return None
-    context = {**business(), **(context or {})}
     message = OutgoingMessage(kind=kind, recipient=recipient, subject=subject, headers=headers or {},
-                              text_body=render_template(f"mail/{template}.txt", **context),
-                              html_body=render_template(f"mail/{template}.html", **context),
-                              dedupe_key=dedupe_key, next_attempt_at=utcnow() + SWEEP_GRACE)
-    if dedupe_key and not key_checked:
+                              **_rendered(template, context), dedupe_key=dedupe_key,
+                              next_attempt_at=utcnow() + SWEEP_GRACE)
+    if dedupe_key:
         try:
             with db.session.begin_nested():
                 db.session.add(message)
@@ -62,6 +65,26 @@ def queue(kind: str, recipient: str, subject: str, template: str, context: dict 
 
     jobs.after_commit_batch(send_messages_task, message.id)
     return message
+
+
+def queue_many(messages: list[dict]) -> list[int]:
+    """queue() for many messages at once (not committed), each given as queue()'s keyword arguments, their dedupe
+    keys looked up by the caller already (a concurrent duplicate fails the commit): the rows are written in one
+    go (rewards.bulk), sent by the same one job after the commit. Returns their ids."""
+    if not messages:
+        return []
+    now = utcnow()
+    ids = insert_rows(OutgoingMessage.__table__, [
+        {"kind": message["kind"], "recipient": message["recipient"], "subject": message["subject"],
+         "headers": message.get("headers") or {}, **_rendered(message["template"], message.get("context")),
+         "dedupe_key": message.get("dedupe_key"), "status": "pending", "attempts": 0, "last_error": None,
+         "created_at": now, "next_attempt_at": now + SWEEP_GRACE, "sent_at": None} for message in messages],
+        ids=True)
+    from rewards.mail.tasks import send_messages_task
+
+    for message_id in ids:
+        jobs.after_commit_batch(send_messages_task, message_id)
+    return ids
 
 
 def deliver(message_id: int) -> bool:

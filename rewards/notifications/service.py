@@ -74,19 +74,26 @@ def unsubscribe(customer: Customer, kind: str) -> None:
     set_preferences(customer, {k for k, on in preferences(customer.id).items() if on and k != kind})
 
 
-def _to_customer(customer: Customer, kind: str, subject: str, template: str, context: dict, dedupe_key: str,
-                 checked: bool = False):
-    """Queue a notification to a customer, unless she switched its kind off; with her preferences and
-    unsubscribe links (and the List-Unsubscribe header, one-click as RFC 8058 has it).
-    `checked`: the caller looked up her choice and the dedupe key already (in bulk)."""
-    if not checked and not preferences(customer.id)[kind]:
-        return None
+def _portal_links() -> dict:
+    return {"preferences_url": public_url("portal.preferences"), "portal_url": public_url("portal.home")}
+
+
+def _customer_message(customer: Customer, kind: str, subject: str, template: str, context: dict, dedupe_key: str,
+                      links: dict | None = None) -> dict:
+    """mail.queue()'s arguments for a notification to a customer: with her preferences and unsubscribe links (and
+    the List-Unsubscribe header, one-click as RFC 8058 has it). `links`: _portal_links(), if the caller has them."""
     unsubscribe_url = public_url("notifications.unsubscribe", token=unsubscribe_token(customer.id, kind))
     headers = {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-    context = {"name": customer.name, "preferences_url": public_url("portal.preferences"),
-               "unsubscribe_url": unsubscribe_url, "portal_url": public_url("portal.home"), **context}
-    return mail.queue(kind, customer.email, subject, template, context, headers=headers, dedupe_key=dedupe_key,
-                      key_checked=checked)
+    context = {"name": customer.name, **(links or _portal_links()), "unsubscribe_url": unsubscribe_url, **context}
+    return {"kind": kind, "recipient": customer.email, "subject": subject, "template": template, "context": context,
+            "headers": headers, "dedupe_key": dedupe_key}
+
+
+def _to_customer(customer: Customer, kind: str, subject: str, template: str, context: dict, dedupe_key: str):
+    """Queue a notification to a customer (not committed), unless she switched its kind off."""
+    if not preferences(customer.id)[kind]:
+        return None
+    return mail.queue(**_customer_message(customer, kind, subject, template, context, dedupe_key))
 
 
 def notify_referral_received(referral: Referral) -> None:
@@ -126,7 +133,9 @@ def notify_referee_welcome(referral: Referral) -> None:
 def notify_rewards_granted(reward_ids: list[int]) -> None:
     """Tell each referrer that a referral qualified, with the reward and when it is payable (commits per chunk).
 
-    A bulk grant may bring thousands: choices and earlier messages are looked up once per chunk."""
+    A bulk grant may bring thousands: choices and earlier messages are looked up, and the messages written,
+    once per chunk."""
+    links = _portal_links()
     for chunk in chunks(sorted(reward_ids), CHUNK):
         rewards = db.session.scalars(select(Reward).where(Reward.id.in_(chunk))
                                      .options(joinedload(Reward.referral), joinedload(Reward.referrer))).all()
@@ -136,14 +145,17 @@ def notify_rewards_granted(reward_ids: list[int]) -> None:
         off = set(db.session.scalars(select(NotificationPreference.customer_id).where(
             NotificationPreference.customer_id.in_({reward.referrer_id for reward in rewards}),
             NotificationPreference.kind == "referral_qualified", NotificationPreference.enabled.is_(False))))
+        messages = []
         for reward in rewards:
             if reward.status == "reversed" or reward.amount <= 0 or keys[reward.id] in sent or reward.referrer_id in off:
                 continue
             amount = format_money(reward.amount, reward.currency)
-            _to_customer(reward.referrer, "referral_qualified", f"{reward.referral.referee_name} qualified: you earned {amount}",
-                         "referral_qualified", {"referee_name": reward.referral.referee_name, "amount": amount,
-                                                "payable_on": f"{reward.payable_at:%d %B %Y}"},
-                         keys[reward.id], checked=True)
+            messages.append(_customer_message(
+                reward.referrer, "referral_qualified", f"{reward.referral.referee_name} qualified: you earned {amount}",
+                "referral_qualified", {"referee_name": reward.referral.referee_name, "amount": amount,
+                                       "payable_on": f"{reward.payable_at:%d %B %Y}"},
+                keys[reward.id], links))
+        mail.queue_many(messages)
         db.session.commit()
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import sqlite
 
 from rewards import audit
+from rewards.bulk import analyze
 from rewards.errors import InvalidInput
 from rewards.extensions import db
 from rewards.sales.models import Refund, Sale
@@ -19,6 +20,7 @@ from rewards.sales.validation import revalidate
 REQUIRED = ("external_id", "email", "amount", "currency", "occurred_at")
 OPTIONAL = ("referral_code", "phone", "payment_fingerprint")
 BATCH = 5000
+ANALYZE_AFTER = 10000  # new sales; a bulk load this large leaves the table's planner statistics behind
 MAX_LISTED_ERRORS = 10000
 
 
@@ -82,6 +84,8 @@ def import_sales(text, on_batch=None, on_progress=None, weigh: bool = True) -> I
             _store(batch, report, on_batch)
             batch, seen = [], {}
     _store(batch, report, on_batch)
+    if report.created >= ANALYZE_AFTER:
+        analyze(Sale.__table__)
     if report.created:
         audit.record("sales.imported", None, {"created": report.created, "duplicates": report.duplicates,
                                               "errors": report.error_count}, entity_type="sales")

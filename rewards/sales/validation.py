@@ -8,7 +8,7 @@ from sqlalchemy import and_, or_, select
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
-from rewards.bulk import chunks, insert_rows, update_rows
+from rewards.bulk import chunks, insert_rows, update_rows, without_jit
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.events import referral_needs_review
@@ -136,14 +136,19 @@ def _expire_changed(new: list, moved: list) -> None:
     Only those: expiring everything would reload the API key, its user, programs... on the next touch.
     """
     session = db.session
+    held = {Referral: set(), Sale: set()}
+    for cls, identity, _ in session.identity_map.keys():  # a handful at most: look up those, not every verdict
+        if cls in held:
+            held[cls].add(identity[0])
+    if not held[Referral] and not held[Sale]:
+        return
     for weighed in new:
-        referral = session.identity_map.get(session.identity_key(Referral, weighed.referral_id))
-        if referral is not None:
-            session.expire(referral)
+        if weighed.referral_id in held[Referral]:
+            session.expire(session.identity_map[session.identity_key(Referral, weighed.referral_id)])
     for weighed in moved:
-        sale = session.identity_map.get(session.identity_key(Sale, weighed.sale_id))
-        if sale is not None:
-            session.expire(sale, ["referral_id", "referral"])
+        if weighed.sale_id in held[Sale]:
+            session.expire(session.identity_map[session.identity_key(Sale, weighed.sale_id)],
+                           ["referral_id", "referral"])
 
 
 def _announce_reviews(for_review: list) -> None:
@@ -193,6 +198,7 @@ def revalidate(since_sale_id: int | None = None, on_progress=None) -> Counter:
             Referral.referrer_id.in_(select(Customer.id).join(Sale, Sale.referral_code == Customer.referral_code)
                                      .where(recent)))
     started, marks = time.perf_counter(), {}
+    without_jit()
 
     def progress(step):
         if step == "decided":
