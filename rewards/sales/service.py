@@ -62,28 +62,53 @@ def insert_sale(values: dict) -> tuple[Sale | None, Landing]:
     PostgreSQL, writes the sale's audit event: the common sale, which proves nothing, costs no statement more.
     """
     refs = [ref for ref in (values["external_id"], values.get("stripe_payment_intent")) if ref]
-    found = (exists().where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs)).label("refunds_waiting"),
-             may_prove_a_referral(values.get("email"), values.get("phone"), values.get("referral_code"))
-             .label("referrals_waiting"))
-    in_one_statement = db.engine.dialect.name == "postgresql"
-    if not in_one_statement:
+    buyer = [values.get(name) or None for name in BUYER]
+    if db.engine.dialect.name != "postgresql":
+        found = _found(refs, *buyer)
         statement = sqlite.insert(Sale).values(**values).on_conflict_do_nothing().returning(Sale, *found)
+        result = db.session.execute(statement).one_or_none()
     else:
-        # WITH new_sale AS (INSERT … RETURNING *), audited AS (INSERT INTO audit_events … SELECT … FROM new_sale)
-        # SELECT new_sale.*, <found> FROM new_sale: one round trip; nothing at all when a twin is there.
-        sales = Sale.__table__
-        new_sale = (postgresql.insert(sales).values(**values).on_conflict_do_nothing().returning(*sales.c)
-                    .cte("new_sale"))
-        events = AuditEvent.__table__
-        row = audit.event_row("sale.recorded", "sales", None, _recorded(values))
-        audited = (insert(events).from_select(list(row), select(*[
-            new_sale.c.id if name == "entity_id" else bindparam(None, value, type_=events.c[name].type)
-            for name, value in row.items()]).select_from(new_sale)).cte("audited"))
-        statement = select(aliased(Sale, new_sale), *found).add_cte(audited)
-    result = db.session.execute(statement).one_or_none()
+        # Built once for each shape of sale (the columns given, the buyer's details known): the statement, its
+        # cache key and PostgreSQL's prepared plan are reused, and each sale only binds its values.
+        shape = (tuple(sorted(values)), tuple(detail is not None for detail in buyer))
+        if shape not in _STATEMENTS:
+            _STATEMENTS[shape] = _insert_and_audit(*shape)
+        statement = _STATEMENTS[shape]
+        event = audit.event_row("sale.recorded", "sales", None, _recorded(values))
+        params = {**{f"v_{name}": value for name, value in values.items()}, "refs": refs,
+                  **{f"b_{name}": detail for name, detail in zip(BUYER, buyer) if detail is not None},
+                  **{f"a_{name}": value for name, value in event.items() if name != "entity_id"}}
+        result = db.session.execute(statement, params).one_or_none()
     if result is None:
         return None, Landing()
-    return result[0], Landing(audit=not in_one_statement, refunds=bool(result[1]), referrals=bool(result[2]))
+    return result[0], Landing(audit=db.engine.dialect.name != "postgresql", refunds=bool(result[1]),
+                              referrals=bool(result[2]))
+
+
+BUYER = ("email", "phone", "referral_code")
+_STATEMENTS: dict = {}
+
+
+def _found(refs, email, phone, referral_code) -> tuple:
+    """Whether a refund names the sale (by `refs`), whether a pending referral may be proved by its buyer."""
+    return (exists().where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs)).label("refunds_waiting"),
+            may_prove_a_referral(email, phone, referral_code).label("referrals_waiting"))
+
+
+def _insert_and_audit(columns: tuple, known: tuple):
+    """WITH new_sale AS (INSERT … RETURNING *), audited AS (INSERT INTO audit_events … SELECT … FROM new_sale)
+    SELECT new_sale.*, <_found> FROM new_sale: one round trip, nothing at all when a twin is there (PostgreSQL)."""
+    sales, events = Sale.__table__, AuditEvent.__table__
+    new_sale = (postgresql.insert(sales).values({name: bindparam(f"v_{name}", type_=sales.c[name].type)
+                                                 for name in columns})
+                .on_conflict_do_nothing().returning(*sales.c).cte("new_sale"))
+    names = [column.name for column in events.c if column.name != "id"]
+    audited = insert(events).from_select(names, select(*[
+        new_sale.c.id if name == "entity_id" else bindparam(f"a_{name}", type_=events.c[name].type)
+        for name in names]).select_from(new_sale)).cte("audited")
+    buyer = [bindparam(f"b_{name}", type_=sales.c[name].type) if given else None for name, given in zip(BUYER, known)]
+    found = _found(bindparam("refs", expanding=True, type_=Refund.__table__.c.sale_ref.type), *buyer)
+    return select(aliased(Sale, new_sale), *found).add_cte(audited)
 
 
 def _recorded(sale) -> dict:
