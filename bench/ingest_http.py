@@ -4,11 +4,14 @@ then Stripe webhook acceptance with Redis and Celery workers: events/s the web t
 how fast the workers drain them.
 
     python -m bench.ingest_http [--seconds 20] [--connections 16] [--warmup 3] [--celery-workers 2]
+                                [--referred-every 20] [--rounds 4]
 
-Each server is warmed up first (workers booted, caches and prepared statements filled) with buyers no
-referral names, so the measured run starts from the same data either way. Targets (issue 14): the sales
-endpoint at >= 0.5 of the bare endpoint's rate, p99 < 50 ms. The machine's load average is printed with the
-figures: on a shared machine they move with it.
+Both servers run side by side, each warmed up first (workers booted, caches and prepared statements
+filled) with buyers no referral names; then they are loaded in turns, `--rounds` windows each (bare, sales,
+sales, bare, …), so the ratio is measured under the same load. Every 20th sale (--referred-every) is by a
+buyer a pending referral names, and qualifies it; the rest match nothing. The p99 printed is the median
+window's. Targets (issue 14): the sales endpoint at >= 0.5 of the bare endpoint's rate, p99 < 50 ms. The
+machine's load average is printed with the figures: on a shared machine they move with it.
 """
 import argparse
 import hashlib
@@ -30,22 +33,33 @@ WORKERS = "4"
 WEBHOOK_SECRET = "whsec_bench_" + "b" * 24
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
+# Most buyers were referred by nobody; every `every`-th sale is by a buyer a pending referral names (each named
+# once: the threads take turns, a window starts past the buyers the windows before it named), so the share of
+# sales that qualify a referral is fixed whatever the rate (it used to be every sale of the first 2,000 per
+# thread: a slow server weighed nothing but matches). `tag` keeps each window's external ids its own.
 LUA = """
-local n = 0
+local n, threads, every, offset = 0, %d, %d, %d
 function setup(thread) n = n + 1; thread:set("tid", n) end
 local counter = 0
 request = function()
   counter = counter + 1
-  local body = string.format('{"external_id":"%s-t%%d-%%d-%%d","email":"%s%%d@example.com","amount":5000,'
-    .. '"currency":"usd","occurred_at":"2026-06-01T10:00:00Z"}', tid, counter, math.random(1, 1000000000),
-    counter)
+  local buyer
+  if every > 0 and counter %% every == 0 then
+    buyer = string.format("buyer%%d", offset + (counter / every - 1) * threads + tid)
+  else
+    buyer = string.format("%s-t%%d-%%d", tid, counter)
+  end
+  local body = string.format('{"external_id":"%s-t%%d-%%d","email":"%%s@example.com","amount":5000,'
+    .. '"currency":"usd","occurred_at":"2026-06-01T10:00:00Z"}', tid, counter, buyer)
   return wrk.format("POST", "%s", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %s"}, body)
 end
 """
+THREADS = 2
+REFERRALS = 20000
 
 
 def prepare(url: str, env: dict) -> str:
-    """Schema, a coordinator's API key, a program and 2,000 referrals the load's first buyers match."""
+    """Schema, a coordinator's API key, a program and REFERRALS pending referrals naming buyer1, buyer2, …"""
     measured(flask("db", "upgrade", "heads"), env)
     subprocess.run(flask("users", "create", "--email", "bench@example.com", "--role", "coordinator"), cwd=ROOT,
                    env=env, input="bench-password-123\nbench-password-123\n", text=True, check=True,
@@ -63,7 +77,7 @@ def prepare(url: str, env: dict) -> str:
         conn.execute("INSERT INTO referrals (referrer_id, referee_email, referee_name, status, source, created_at,"
                      " updated_at) SELECT (SELECT min(id) FROM customers) + i % 200, 'buyer' || i || "
                      "'@example.com', 'Buyer', 'pending', 'api', '2026-05-25Z', '2026-05-25Z' "
-                     "FROM generate_series(1, 2000) i")
+                     f"FROM generate_series(1, {REFERRALS}) i")
     return key
 
 
@@ -81,23 +95,59 @@ def serve(app: str, env: dict, port: int) -> subprocess.Popen:
     raise SystemExit(f"gunicorn {app} did not start")
 
 
-def load(port: int, path: str, key: str, seconds: int, connections: int, buyer: str = "buyer") -> dict:
-    return wrk(port, LUA % (buyer, buyer, path, key), seconds, connections)
+def load(port: int, path: str, key: str, seconds: int, connections: int, tag: str, every: int = 0,
+         offset: int = 0) -> dict:
+    """Sales to `path` for `seconds`: every `every`-th by a referred buyer (buyer<offset + 1>, …), the rest by
+    buyers named `<tag>-…` whom no referral names."""
+    return wrk(port, LUA % (THREADS, every, offset, tag, tag, path, key), seconds, connections)
 
 
 def wrk(port: int, lua: str, seconds: int, connections: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     try:
-        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
-                              f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                              script.name, f"http://127.0.0.1:{port}"], capture_output=True, text=True,
+                             check=True).stdout
     finally:
         os.unlink(script.name)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests, took, unit = re.search(r"(\d+) requests in ([\d.]+)(\w+),", out).groups()
     p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rate": rate, "p99": p99, "non_2xx": int(errors.group(1)) if errors else 0,
+    return {"rate": rate, "p99": p99, "p99_ms": milliseconds(p99), "requests": int(requests),
+            "seconds": milliseconds(took + unit) / 1000, "non_2xx": int(errors.group(1)) if errors else 0,
             "load": os.getloadavg()[0]}
+
+
+def milliseconds(duration: str) -> float:
+    """wrk's durations (850.00us, 12.31ms, 1.20s, 1.00m) in milliseconds."""
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", duration).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def compare(key: str, seconds: int, connections: int, rounds: int, every: int) -> dict:
+    """The bare endpoint and POST /api/v1/sales served side by side and loaded in turns (bare, sales, sales,
+    bare, …: `rounds` windows each), so a change in the shared machine's load falls on both alike."""
+    endpoints = {"bare Flask insert": (8765, "/bare"), "POST /api/v1/sales": (8767, "/api/v1/sales")}
+    windows = {name: [] for name in endpoints}
+    offset = 0
+    for index in range(2 * rounds):
+        names = list(endpoints) if index % 4 in (0, 3) else list(reversed(endpoints))
+        name = names[index % 2]
+        port, path = endpoints[name]
+        window = load(port, path, key, max(1, round(seconds / rounds)), connections, f"buyer-w{index}", every, offset)
+        windows[name].append(window)
+        if every:
+            offset += (window["requests"] // every + 1) * THREADS  # past every referred buyer it may have named
+    results = {}
+    for name, runs in windows.items():
+        p99s = sorted(run["p99_ms"] for run in runs)
+        results[name] = {"rate": sum(r["requests"] for r in runs) / sum(r["seconds"] for r in runs),
+                         "p99_ms": p99s[len(p99s) // 2], "p99_max_ms": p99s[-1],
+                         "non_2xx": sum(r["non_2xx"] for r in runs), "load": runs[-1]["load"],
+                         "windows": [round(r["rate"]) for r in runs]}
+    return results
 
 
 WEBHOOK_LUA = """
@@ -176,34 +226,41 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--warmup", type=int, default=3, help="seconds of load before measuring (0: none)")
     parser.add_argument("--celery-workers", type=int, default=2, help="Celery workers (2 processes each)")
+    parser.add_argument("--referred-every", type=int, default=20,
+                        help="every Nth sale is by a referred buyer and qualifies a referral (0: none)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="windows per endpoint, loaded in turns (--seconds is split between them)")
     args = parser.parse_args()
     load_before = os.getloadavg()
     with scratch_database("bench_sales_http") as url:
         env = env_for(url)
         key = prepare(url, env)
-        results = {}
-        for name, app, path in (("bare Flask insert", "bench.bare_app:app", "/bare"),
-                                ("POST /api/v1/sales", "wsgi:app", "/api/v1/sales")):
-            server = serve(app, env, 8765)
-            try:
-                if args.warmup:
-                    load(8765, path, key, args.warmup, args.connections, buyer="warmup")
-                results[name] = load(8765, path, key, args.seconds, args.connections)
-            finally:
+        servers = [serve("bench.bare_app:app", env, 8765), serve("wsgi:app", env, 8767)]
+        try:
+            if args.warmup:
+                for port, path in ((8765, "/bare"), (8767, "/api/v1/sales")):
+                    load(port, path, key, args.warmup, args.connections, f"warmup{port}")
+            results = compare(key, args.seconds, args.connections, args.rounds, args.referred_every)
+        finally:
+            for server in servers:
                 server.terminate()
                 server.wait()
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
             sales = conn.execute("SELECT count(*) FROM sales WHERE email LIKE 'buyer%'").fetchone()[0]
             qualified = conn.execute("SELECT count(*) FROM referrals WHERE status = 'qualified'").fetchone()[0]
         hooks = webhooks(url, env, args.seconds, args.connections, args.celery_workers)
-    print(f"gunicorn {WORKERS} workers, wrk 2 threads {args.connections} connections, "
-          f"{args.seconds}s each, PostgreSQL; load average before {load_before[0]:.1f} ({os.cpu_count()} cores)")
+    print(f"gunicorn {WORKERS} workers, wrk {THREADS} threads {args.connections} connections, {args.seconds}s each "
+          f"in {args.rounds} windows taken in turns, PostgreSQL; load average before {load_before[0]:.1f} "
+          f"({os.cpu_count()} cores)")
     for name, result in results.items():
-        print(f"{name:22} {result['rate']:8.0f} requests/s   p99 {result['p99']:>8}   non-2xx {result['non_2xx']}"
+        print(f"{name:22} {result['rate']:8.0f} requests/s   p99 {result['p99_ms']:7.1f}ms (worst window "
+              f"{result['p99_max_ms']:.1f}ms)   non-2xx {result['non_2xx']}   windows {result['windows']} requests/s"
               f"   load average after {result['load']:.1f} ({os.cpu_count()} cores)")
     ratio = results["POST /api/v1/sales"]["rate"] / results["bare Flask insert"]["rate"]
     print(f"POST /api/v1/sales runs at {ratio:.2f} of the bare endpoint's rate (target >= 0.5; p99 target < 50ms) "
-          f"({sales:,} sales stored, {qualified:,} referrals qualified on the way)")
+          f"({sales:,} sales stored, {qualified:,} referrals qualified on the way: "
+          + (f"every {args.referred_every}th sale by a referred buyer)" if args.referred_every
+             else "no referred buyer)"))
     print(f"POST /webhooks/stripe with Redis and {args.celery_workers} Celery workers ({2 * args.celery_workers} "
           f"processes) running: {hooks['rate']:.0f} events/s accepted, p99 {hooks['p99']}, non-2xx "
           f"{hooks['non_2xx']}, load average after {hooks['load']:.1f}; the workers processed the "

@@ -1,7 +1,10 @@
 """End to end on PostgreSQL and Redis: two gunicorn servers and two Celery workers take a burst of Stripe
-events while one worker is SIGKILLed midway; every event is processed once and the ledger stays sound.
+events and execute a payout batch against the fake Stripe, while the worker running the batch is SIGKILLed
+midway (and restarted, as a supervisor would); every event is processed once, every item is paid by exactly
+one transfer and settled once, and the ledger stays sound.
 
-E2E_EVENTS sets the burst's size (the issue's figure is 2,000; the suite's default keeps CI short).
+E2E_EVENTS sets the burst's size (the issue's figure is 2,000; the suite's default keeps CI short) and
+E2E_PAYOUTS the batch's (the issue's 500 by default); E2E_REDIS_URL the Redis database it flushes.
 """
 import json
 import os
@@ -20,15 +23,19 @@ import redis
 import sqlalchemy as sa
 
 from rewards.extensions import db
+from rewards.payouts import service as payouts
+from rewards.payouts.models import PayoutItem
 from rewards.sales.models import Sale, StripeEvent
 from tests import factories
 from tests import stripe_events as se
+from tests.payouts_support import SECRET_KEY, fake_stripe, many_referrers_owed, users_of_finance  # noqa: F401
 from tests.test_ops_health import redis_server  # noqa: F401  (fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 EVENTS = int(os.environ.get("E2E_EVENTS", "240"))
-REDIS_DB = "redis://127.0.0.1:6379/14"
+PAYOUTS = int(os.environ.get("E2E_PAYOUTS", "500"))
+REDIS_DB = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/14")  # flushed: a database of its own
 
 
 def _free_port() -> int:
@@ -93,6 +100,17 @@ def _wait_for(url: str, seconds: float = 60):
     raise AssertionError(f"{url} did not answer")
 
 
+def _call(url: str, secret: str, body: dict | None = None) -> tuple[int, dict]:
+    """The JSON API as an integration calls it: a POST with a Bearer key."""
+    request = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
 def _post(url: str, payload: bytes, headers: dict) -> dict:
     request = urllib.request.Request(url, data=payload, headers=headers, method="POST")
     for attempt in range(5):  # as Stripe does: a delivery that fails is tried again
@@ -109,30 +127,59 @@ def _processed(engine) -> int:
         return conn.execute(sa.text("SELECT count(*) FROM stripe_events WHERE processed_at IS NOT NULL")).scalar()
 
 
-def test_a_burst_of_events_survives_a_killed_worker(postgres, migrated, redis_server, tmp_path):  # noqa: F811
+def _paid(engine, batch_id: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM payout_items WHERE batch_id = :b AND status = 'paid'"),
+                            {"b": batch_id}).scalar()
+
+
+def _worker_command(name: str) -> list:
+    return [os.path.join(BIN, "celery"), "-A", "rewards.worker", "worker", "-c", "2",
+            "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"]
+
+
+def test_a_burst_of_events_and_a_payout_batch_survive_a_killed_worker(postgres, migrated, redis_server,  # noqa: F811
+                                                                      fake_stripe, tmp_path):  # noqa: F811
     broker = redis.Redis.from_url(REDIS_DB)
     broker.flushdb()
-    program = factories.program(amount=1500)
-    buyers = [f"e2e-buyer-{i}@example.com" for i in range(EVENTS)]
-    for email in buyers[::3]:  # a third of the buyers were referred: their sales earn rewards in the ledger
-        factories.referral(email=email)
-    assert program.id
+    fake_stripe.latency = 0.02  # a transfer answers in 20 ms: the batch takes seconds, long enough to kill midway
     env = {**os.environ, "DATABASE_URL": migrated, "SECRET_KEY": uuid.uuid4().hex * 2, "FLASK_DEBUG": "0",
            "REDIS_URL": REDIS_DB, "STRIPE_WEBHOOK_SECRET": se.WEBHOOK_SECRET,
            "PUBLIC_BASE_URL": "https://refer.example.com", "REFERO_ENV": "production",
-           "CELERY_VISIBILITY_TIMEOUT": "15", "PYTHONUNBUFFERED": "1", "WEB_CONCURRENCY": "2"}
+           "CELERY_VISIBILITY_TIMEOUT": "15", "PYTHONUNBUFFERED": "1", "WEB_CONCURRENCY": "2",
+           "STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_API_BASE": fake_stripe.url, "STRIPE_TIMEOUT_SECONDS": "5",
+           "STRIPE_MAX_REQUESTS_PER_SECOND": "2000", "PAYOUT_CONCURRENCY": "2", "PAYOUT_LEASE_SECONDS": "5",
+           "PAYOUT_MINIMUM_AMOUNT": "500", "MAIL_OUTBOX_DIR": str(tmp_path / "outbox")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     cluster = Cluster(env, str(tmp_path))
     ports = [_free_port(), _free_port()]
+    pool = ThreadPoolExecutor(8)  # delivers the burst
     try:
         for i, port in enumerate(ports):
             cluster.start(f"web{i}", [os.path.join(BIN, "gunicorn"), "-b", f"127.0.0.1:{port}", "wsgi:app"])
         for i in range(2):
-            cluster.start(f"worker{i}", [os.path.join(BIN, "celery"), "-A", "rewards.worker", "worker", "-c", "2",
-                                         "-n", f"e2e{i}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip",
-                                         "--without-mingle", "-l", "INFO"])
+            cluster.start(f"worker{i}", _worker_command(f"e2e{i}"))
+
+        # While the processes start: referrers with a payable reward and a ready account at the fake Stripe, and
+        # the batch of them drafted by one finance user (the function behind POST /api/v1/payout-batches).
+        many_referrers_owed(fake_stripe, PAYOUTS, amount=1200)
+        drafter, approver = users_of_finance()
+        _, drafter_key = factories.api_key(drafter)
+        _, approver_key = factories.api_key(approver)
+        buyers = [f"e2e-buyer-{i}@example.com" for i in range(EVENTS)]
+        for email in buyers[::3]:  # a third of the buyers were referred: their sales earn rewards in the ledger
+            factories.referral(email=email)
+        drafted = payouts.draft_batch("usd", None, drafter)
+        db.session.commit()
+        batch_id = drafted.id
+        assert len(drafted.items) == PAYOUTS and drafted.skipped == []
         for port in ports:
             _wait_for(f"http://127.0.0.1:{port}/readyz")
+
+        # A second finance user approves it on the other server (four eyes); it is executed by the workers.
+        api = [f"http://127.0.0.1:{port}/api/v1/payout-batches" for port in ports]
+        status, approved = _call(f"{api[1]}/{batch_id}/approve", approver_key)
+        assert (status, approved["status"]) == (200, "approved"), approved
 
         events = [se.event("charge.succeeded", se.charge(payment_intent=f"pi_e2e_{i}", email=buyers[i],
                                                          amount=5000, fingerprint=f"fp_e2e_{i}"))
@@ -147,26 +194,42 @@ def test_a_burst_of_events_survives_a_killed_worker(postgres, migrated, redis_se
             return _post(f"http://127.0.0.1:{ports[i % 2]}/webhooks/stripe", payload, headers)["result"]
 
         engine = db.engine
-        killed_at = None
         started = time.monotonic()
-        with ThreadPoolExecutor(8) as pool:
-            answers = []
-            for answer in pool.map(deliver, deliveries):
-                answers.append(answer)
-                if killed_at is None and _processed(engine) >= EVENTS // 4:
-                    cluster.kill("worker0")  # midway: it holds tasks it took and never acknowledged
-                    killed_at = _processed(engine)
+        burst = pool.map(deliver, deliveries)  # delivered meanwhile, by the pool's threads
+        # The batch is executed once the workers are busy with the burst.
+        while _processed(engine) < EVENTS // 8 and time.monotonic() - started < 60:
+            time.sleep(0.1)
+        status, executing = _call(f"{api[0]}/{batch_id}/execute", drafter_key)
+        assert status == 202, executing
+
+        # The worker that took the batch is SIGKILLed midway through it, with webhook events of its own in hand.
+        holder, deadline = None, time.monotonic() + 60
+        while time.monotonic() < deadline:
+            holder = holder or next((name for name in ("worker0", "worker1")
+                                     if "Task rewards.payouts.execute_batch[" in cluster.log(name)), None)
+            if holder and _paid(engine, batch_id) >= PAYOUTS // 5:
+                break
+            time.sleep(0.05)
+        assert holder, "no worker took the payout batch"
+        cluster.kill(holder)
+        paid_at_kill, processed_at_kill = _paid(engine, batch_id), _processed(engine)
+        killed = time.monotonic() - started
+        assert 0 < paid_at_kill < PAYOUTS, "the worker was not killed midway through the batch"
+        assert processed_at_kill < EVENTS, "the worker was killed after the burst was done: nothing was tested"
+        survivor = "worker1" if holder == "worker0" else "worker0"
+        cluster.start("worker2", _worker_command("e2e2"))  # as a supervisor would restart it
+
+        answers = list(burst)
+        pool.shutdown()
         accepted = time.monotonic() - started
         assert set(answers) <= {"queued", "replay"} and answers.count("queued") >= EVENTS
-        if killed_at is None:  # the burst was accepted before the workers got far: kill one now
-            cluster.kill("worker0")
-            killed_at = _processed(engine)
-        assert killed_at < EVENTS, "the worker was killed after the work was done: nothing was tested"
 
-        deadline = time.monotonic() + 120 + EVENTS / 10
-        while _processed(engine) < EVENTS and time.monotonic() < deadline:
+        # Its tasks go back to the queue after the visibility timeout; its items' leases run out.
+        deadline = time.monotonic() + 120 + EVENTS / 10 + PAYOUTS / 10
+        while (_processed(engine) < EVENTS or _paid(engine, batch_id) < PAYOUTS) and time.monotonic() < deadline:
             time.sleep(1)
-        assert _processed(engine) == EVENTS, cluster.log("worker1")[-3000:]
+        assert _processed(engine) == EVENTS, cluster.log(survivor)[-3000:]
+        assert _paid(engine, batch_id) == PAYOUTS, cluster.log(survivor)[-3000:]
 
         db.session.remove()
         sales = db.session.scalars(sa.select(Sale).where(Sale.email.like("e2e-buyer-%"))).all()
@@ -174,6 +237,29 @@ def test_a_burst_of_events_survives_a_killed_worker(postgres, migrated, redis_se
         assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeEvent)) == EVENTS
         recorded = db.session.execute(sa.text("SELECT count(*) FROM audit_events WHERE action = 'sale.recorded'"))
         assert recorded.scalar() == EVENTS  # each sale landed once: its effects ran once
+
+        # Every item paid by exactly one transfer at Stripe, the one it records; the batch is paid.
+        items = db.session.scalars(sa.select(PayoutItem).filter_by(batch_id=batch_id)).all()
+        made = {}
+        for transfer in fake_stripe.transfers_made():
+            made.setdefault(transfer["transfer_group"], []).append(transfer)
+        assert len(made) == len(items) == PAYOUTS
+        for item in items:
+            assert [(t["id"], t["amount"], t["destination"]) for t in made[item.transfer_group]] \
+                == [(item.stripe_transfer_id, item.amount, item.destination)], item.id
+        deadline = time.monotonic() + 30  # the executor records the batch's end after its last item
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                batch_status = conn.execute(sa.text("SELECT status FROM payout_batches WHERE id = :b"),
+                                            {"b": batch_id}).scalar()
+            if batch_status == "paid":
+                break
+            time.sleep(0.5)
+        assert batch_status == "paid"
+        settled = db.session.execute(sa.text("SELECT count(*) FROM audit_events WHERE action = 'payout_item.paid'"))
+        assert settled.scalar() == PAYOUTS  # each item was settled in the ledger once
+        again = cluster.log(survivor) + cluster.log("worker2")
+        assert "Task rewards.payouts.execute_batch[" in again  # the batch's task was handed out again, and finished
         ledger = subprocess.run([os.path.join(BIN, "flask"), "--app", "wsgi", "ledger", "check"], cwd=ROOT, env=env,
                                 capture_output=True, text=True)
         assert ledger.returncode == 0, ledger.stderr
@@ -193,14 +279,17 @@ def test_a_burst_of_events_survives_a_killed_worker(postgres, migrated, redis_se
         assert all(line.startswith("{") for line in web.splitlines() if line.strip())
         assert sum(1 for line in access if (line["request_id"] or "").startswith("e2e-evt_")) == len(deliveries)
         assert se.WEBHOOK_SECRET.removeprefix("whsec_") not in web and "v1=" not in web
+        assert SECRET_KEY not in web + cluster.log(survivor) + cluster.log("worker2")
 
         # The surviving worker logged JSON lines under the ids of the requests that brought the events.
-        lines = [json.loads(line) for line in cluster.log("worker1").splitlines() if line.startswith("{")]
+        lines = [json.loads(line) for line in cluster.log(survivor).splitlines() if line.startswith("{")]
         assert any((line.get("request_id") or "").startswith("e2e-evt_") for line in lines)
         print(f"\n{EVENTS} events (+{len(deliveries) - EVENTS} repeats) accepted in {accepted:.1f}s "
-              f"({len(deliveries) / accepted:.0f}/s) by 2 servers; worker0 killed at {killed_at} processed; "
-              f"all processed after {time.monotonic() - started:.1f}s; load average {os.getloadavg()[0]:.1f}")
+              f"({len(deliveries) / accepted:.0f}/s) by 2 servers; {PAYOUTS}-item batch; {holder} killed after "
+              f"{killed:.1f}s at {processed_at_kill} events processed and {paid_at_kill} items paid; all done after "
+              f"{time.monotonic() - started:.1f}s; load average {os.getloadavg()[0]:.1f}")
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         cluster.stop_all()
         broker.flushdb()
         broker.close()

@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from rewards.accounts.models import ApiKey
+from rewards.audit.models import AuditEvent
 from rewards.clock import utcnow
 from rewards.extensions import db
 from rewards.programs.models import Reward
@@ -29,6 +31,18 @@ def test_same_sale_twice_is_200_and_nothing_new_other_content_is_409(api_as):
     assert db.session.scalar(db.select(db.func.count()).select_from(Sale)) == 1
     stored = db.session.get(Sale, first.json["id"])
     assert stored.source == "api" and stored.occurred_at.isoformat() == "2026-03-01T09:00:00+00:00"
+
+
+def test_a_sale_is_audited_once_under_the_key_and_address_that_reported_it(api_as):
+    api = api_as("coordinator")
+    sale = api.post("/api/v1/sales", json=body(), environ_base={"REMOTE_ADDR": "203.0.113.7"}).json
+    assert api.post("/api/v1/sales", json=body()).status_code == 200  # a repeat: no second event
+    events = db.session.scalars(db.select(AuditEvent).filter_by(action="sale.recorded")).all()
+    key_id = db.session.scalar(db.select(ApiKey.id).filter_by(user_id=api.user.id))
+    assert [(e.entity_type, e.entity_id, e.detail, e.actor_user_id, e.actor_api_key_id, e.ip) for e in events] == [
+        ("sales", sale["id"], {"external_id": "order-1", "source": "api", "amount": 5000, "currency": "usd"},
+         api.user.id, key_id, "203.0.113.7")]
+    assert utcnow() - timedelta(minutes=1) < events[0].created_at <= utcnow()
 
 
 def test_a_repeat_answers_with_the_reward_the_sale_earned(api_as):

@@ -1,2 +1,2 @@
 """Audit trail."""
-from rewards.audit.service import record, record_many  # noqa: F401
+from rewards.audit.service import event_row, record, record_many  # noqa: F401

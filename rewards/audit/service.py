@@ -20,6 +20,14 @@ def current_actor():
     return None, None
 
 
+def event_row(action: str, entity_type: str, entity_id: int | None, detail: dict) -> dict:
+    """The audit_events row of one event, as record() would add it now: this request's actor and address."""
+    user_id, api_key_id = current_actor()
+    return {"action": action, "entity_type": entity_type, "entity_id": entity_id, "detail": detail,
+            "actor_user_id": user_id, "actor_api_key_id": api_key_id,
+            "ip": request.remote_addr if has_request_context() else None, "created_at": utcnow()}
+
+
 def record_many(events: list[tuple[str, str, int, dict]]) -> None:
     """Audit events for many rows at once, as record() would add each: [(action, entity_type, entity_id, detail)].
 
@@ -27,11 +35,9 @@ def record_many(events: list[tuple[str, str, int, dict]]) -> None:
     """
     if not events:
         return
-    user_id, api_key_id = current_actor()
-    ip, now = request.remote_addr if has_request_context() else None, utcnow()
+    template = event_row("", "", None, {})
     insert_rows(AuditEvent.__table__, [
-        {"action": action, "entity_type": entity_type, "entity_id": entity_id, "detail": detail,
-         "actor_user_id": user_id, "actor_api_key_id": api_key_id, "ip": ip, "created_at": now}
+        {**template, "action": action, "entity_type": entity_type, "entity_id": entity_id, "detail": detail}
         for action, entity_type, entity_id, detail in events])
 
 

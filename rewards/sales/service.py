@@ -1,16 +1,20 @@
 """Recording sales and refunds, each once, and weighing every new sale against the referrals it may prove."""
-from sqlalchemy import or_, select
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, exists, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from rewards import audit
+from rewards.audit.models import AuditEvent
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.programs.models import Reward
 from rewards.programs.service import on_sale_refunded
 from rewards.sales.models import Refund, Sale
 from rewards.sales.rows import clean_sale
-from rewards.sales.validation import weigh_sale
+from rewards.sales.validation import may_prove_a_referral, weigh_sale
 
 
 def get_sale(external_id: str) -> Sale:
@@ -30,9 +34,9 @@ def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
     The same external_id with the same content is a harmless repeat; with other content, a Conflict.
     """
     row = clean_sale(fields)
-    sale = insert_sale({**row, "source": source})
+    sale, landing = insert_sale({**row, "source": source})
     if sale is not None:
-        return sale, True, land_sale(sale)
+        return sale, True, land_sale(sale, landing)
     # A repeat, or a concurrent twin that committed first (the INSERT waited for it, then did nothing).
     existing = db.session.scalar(select(Sale).filter_by(external_id=row["external_id"]))
     if existing.content_hash != row["content_hash"]:
@@ -40,12 +44,78 @@ def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
     return existing, False, reward_for_sale(existing)
 
 
-def insert_sale(values: dict) -> Sale | None:
+@dataclass(frozen=True)
+class Landing:
+    """What is left to do for a sale that just landed, as its INSERT found: write its audit event (unless the
+    INSERT wrote it), apply a refund reported before it, weigh it against a pending referral it may prove."""
+
+    audit: bool = True
+    refunds: bool = True
+    referrals: bool = True
+
+
+def insert_sale(values: dict) -> tuple[Sale | None, Landing]:
     """INSERT a cleaned sale (clean_sale) unless its external_id or PaymentIntent is stored: one statement, no
-    lookup or savepoint first; None when a twin is there (or a concurrent one committed first)."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(Sale).values(**values).on_conflict_do_nothing().returning(Sale)
-    return db.session.scalars(statement).one_or_none()
+    lookup or savepoint first; (None, …) when a twin is there (or a concurrent one committed first).
+
+    The same statement says whether a refund or a pending referral waits for the sale (rarely) and, on
+    PostgreSQL, writes the sale's audit event: the common sale, which proves nothing, costs no statement more.
+    """
+    refs = [ref for ref in (values["external_id"], values.get("stripe_payment_intent")) if ref]
+    buyer = [values.get(name) or None for name in BUYER]
+    if db.engine.dialect.name != "postgresql":
+        found = _found(refs, *buyer)
+        statement = sqlite.insert(Sale).values(**values).on_conflict_do_nothing().returning(Sale, *found)
+        result = db.session.execute(statement).one_or_none()
+    else:
+        # Built once for each shape of sale (the columns given, the buyer's details known): the statement, its
+        # cache key and PostgreSQL's prepared plan are reused, and each sale only binds its values.
+        shape = (tuple(sorted(values)), tuple(detail is not None for detail in buyer))
+        if shape not in _STATEMENTS:
+            _STATEMENTS[shape] = _insert_and_audit(*shape)
+        statement = _STATEMENTS[shape]
+        event = audit.event_row("sale.recorded", "sales", None, _recorded(values))
+        params = {**{f"v_{name}": value for name, value in values.items()}, "refs": refs,
+                  **{f"b_{name}": detail for name, detail in zip(BUYER, buyer) if detail is not None},
+                  **{f"a_{name}": value for name, value in event.items() if name != "entity_id"}}
+        result = db.session.execute(statement, params).one_or_none()
+    if result is None:
+        return None, Landing()
+    return result[0], Landing(audit=db.engine.dialect.name != "postgresql", refunds=bool(result[1]),
+                              referrals=bool(result[2]))
+
+
+BUYER = ("email", "phone", "referral_code")
+_STATEMENTS: dict = {}
+
+
+def _found(refs, email, phone, referral_code) -> tuple:
+    """Whether a refund names the sale (by `refs`), whether a pending referral may be proved by its buyer."""
+    return (exists().where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs)).label("refunds_waiting"),
+            may_prove_a_referral(email, phone, referral_code).label("referrals_waiting"))
+
+
+def _insert_and_audit(columns: tuple, known: tuple):
+    """WITH new_sale AS (INSERT … RETURNING *), audited AS (INSERT INTO audit_events … SELECT … FROM new_sale)
+    SELECT new_sale.*, <_found> FROM new_sale: one round trip, nothing at all when a twin is there (PostgreSQL)."""
+    sales, events = Sale.__table__, AuditEvent.__table__
+    new_sale = (postgresql.insert(sales).values({name: bindparam(f"v_{name}", type_=sales.c[name].type)
+                                                 for name in columns})
+                .on_conflict_do_nothing().returning(*sales.c).cte("new_sale"))
+    names = [column.name for column in events.c if column.name != "id"]
+    audited = insert(events).from_select(names, select(*[
+        new_sale.c.id if name == "entity_id" else bindparam(f"a_{name}", type_=events.c[name].type)
+        for name in names]).select_from(new_sale)).cte("audited")
+    buyer = [bindparam(f"b_{name}", type_=sales.c[name].type) if given else None for name, given in zip(BUYER, known)]
+    found = _found(bindparam("refs", expanding=True, type_=Refund.__table__.c.sale_ref.type), *buyer)
+    return select(aliased(Sale, new_sale), *found).add_cte(audited)
+
+
+def _recorded(sale) -> dict:
+    """The detail of a sale's `sale.recorded` audit event (a Sale or its inserted values)."""
+    get = sale.get if isinstance(sale, dict) else lambda name: getattr(sale, name)
+    return {"external_id": get("external_id"), "source": get("source"), "amount": get("amount"),
+            "currency": get("currency")}
 
 
 def insert_once(record) -> bool:
@@ -59,19 +129,23 @@ def insert_once(record) -> bool:
     return True
 
 
-def land_sale(sale: Sale) -> Reward | None:
-    """After a new sale is stored: audit it, apply refunds that came first, weigh it; the reward it earned."""
-    audit.record("sale.recorded", sale, {"external_id": sale.external_id, "source": sale.source,
-                                         "amount": sale.amount, "currency": sale.currency})
-    refs = [ref for ref in (sale.external_id, sale.stripe_payment_intent) if ref]
-    waiting = db.session.scalars(select(Refund).where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs))).all()
-    for refund in waiting:
-        refund.sale_id = sale.id
-        audit.record("refund.applied", refund, {"sale_id": sale.id})
-    if waiting:
-        db.session.flush()
-        db.session.expire(sale, ["refunds"])
-    return weigh_sale(sale)
+def land_sale(sale: Sale, landing: Landing = Landing()) -> Reward | None:
+    """After a new sale is stored: audit it, apply refunds that came first, weigh it; the reward it earned.
+
+    `landing` (from insert_sale) spares what its INSERT did already or found not to be there.
+    """
+    if landing.audit:
+        audit.record("sale.recorded", sale, _recorded(sale))
+    if landing.refunds:
+        refs = [ref for ref in (sale.external_id, sale.stripe_payment_intent) if ref]
+        applied = db.session.scalars(select(Refund).where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs))).all()
+        for refund in applied:
+            refund.sale_id = sale.id
+            audit.record("refund.applied", refund, {"sale_id": sale.id})
+        if applied:
+            db.session.flush()
+            db.session.expire(sale, ["refunds"])
+    return weigh_sale(sale) if landing.referrals else None
 
 
 def find_sale_by_ref(sale_ref: str) -> Sale | None:

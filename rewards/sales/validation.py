@@ -4,7 +4,7 @@ from itertools import groupby
 
 import time
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import BindParameter, and_, exists, false, or_, select
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
@@ -164,21 +164,39 @@ def _grant(qualified: list) -> dict:
     return grant_rewards([(w.referral_id, w.sale_id) for w in qualified])
 
 
-def buyer_filter(sale: Sale):
-    """Pending referrals whose referee may be this sale's buyer: same email, same phone, or the code's referrer."""
+def buyer_filter(email, phone, referral_code):
+    """Referrals whose referee may be this buyer: same email, same phone, or the code's referrer; None if none can.
+
+    Each detail is a value (empty: not known) or a bound parameter standing for a known one.
+    """
     terms = []
-    if sale.email:
-        terms.append(Referral.referee_email == sale.email)
-    if sale.phone:
-        terms.append(Referral.referee_phone == sale.phone)
-    if sale.referral_code:
-        terms.append(Referral.referrer_id.in_(select(Customer.id).where(Customer.referral_code == sale.referral_code)))
+    if _known(email):
+        terms.append(Referral.referee_email == email)
+    if _known(phone):
+        terms.append(Referral.referee_phone == phone)
+    if _known(referral_code):
+        terms.append(Referral.referrer_id.in_(select(Customer.id).where(Customer.referral_code == referral_code)))
     return or_(*terms) if terms else None
+
+
+def _known(detail) -> bool:
+    return isinstance(detail, BindParameter) or bool(detail)
+
+
+def may_prove_a_referral(email, phone, referral_code):
+    """SQL: is there a pending referral a sale of this buyer may prove (anything for weigh_sale() to weigh)?
+
+    Asked in the statement that inserts the sale, so the common sale, which proves nothing, costs no query more.
+    """
+    referral_filter = buyer_filter(email, phone, referral_code)
+    if referral_filter is None:
+        return false()
+    return exists().where(Referral.status == "pending", referral_filter)
 
 
 def weigh_sale(sale: Sale):
     """Weigh a sale that just landed against the referrals it may prove; the reward it earned, if any."""
-    referral_filter = buyer_filter(sale)
+    referral_filter = buyer_filter(sale.email, sale.phone, sale.referral_code)
     if referral_filter is None:
         return None
     results, rewards = weigh(referral_filter)
