@@ -306,9 +306,9 @@ class FakeStripe:
 
     def handle(self, method, path, query, body, headers):
         """(status, body dict, extra headers); raises Dropped to close the connection unanswered."""
+        now = time.monotonic()  # a request counts (and is rate limited) when it arrives, as at Stripe
         if self.latency:
             time.sleep(self.latency)
-        now = time.monotonic()
         with self.lock:
             self.requests.append((now, method, path))
         if path == "/_fake/stats":  # for the benchmark, which runs the fake in a process of its own

@@ -61,10 +61,11 @@ class Settings:
     max_attempts: int = 5
     backoff_seconds: float = 1.0
     backoff_max_seconds: float = 60.0
-    # After a first answer, how long to let others arrive so they are recorded in one transaction: a round costs
-    # about fifteen statements whatever its size, so at a batch's rate rounds of half a second keep that cost per
-    # transfer small; the claimed work queued behind the calls keeps the threads sending meanwhile.
-    gather_seconds: float = 0.5
+    # After a first answer, how long to let others arrive so they are recorded in one transaction (less when every
+    # call in flight has answered): a round costs about twenty statements whatever its size, so at a batch's rate
+    # rounds of a second keep that cost per transfer small; the claimed work queued behind the calls keeps the
+    # threads sending meanwhile. A crash loses nothing: an answer not yet recorded is asked again under its key.
+    gather_seconds: float = 1.0
 
     @classmethod
     def from_config(cls, config) -> "Settings":
@@ -113,8 +114,8 @@ class Executor:
         depth = self.queue_depth()
         with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="payout") as pool:
             while True:
-                # Claimed work queues up behind the calls in flight (about a second of it at the paced rate), so
-                # the threads keep sending while this thread records a round of answers.
+                # Claimed work queues up behind the calls in flight (about two seconds of it at the paced rate),
+                # so the threads keep sending while this thread gathers and records a round of answers.
                 room = depth - len(in_flight)
                 claimed = self.claim(room) if room >= max(1, depth // 4) or not in_flight else []
                 for work in claimed:
@@ -126,19 +127,18 @@ class Executor:
                     time.sleep(pause)
                     continue
                 done, _ = wait(list(in_flight), timeout=0.5, return_when=FIRST_COMPLETED)
-                if done and len(done) < len(in_flight):
-                    time.sleep(self.settings.gather_seconds)  # more answers land meanwhile: recorded together
-                    done = [future for future in in_flight if future.done()]
+                if done and len(done) < len(in_flight):  # more answers land meanwhile: recorded together
+                    done, _ = wait(list(in_flight), timeout=self.settings.gather_seconds)
                 if done:
                     self.record([(in_flight.pop(future), future.result()) for future in done])
         return self.finish()
 
     def queue_depth(self) -> int:
-        """How many items to hold claimed: a second of calls at the rate they can go (the paced rate, or what the
+        """How many items to hold claimed: two seconds of calls at the rate they can go (the paced rate, or what the
         threads make at 50 ms a call if that is less), at least four per thread, and no more than a quarter of a
         lease's worth (a claimed item must be sent long before its lease runs out)."""
         rate = min(1.0 / self.stripe.pacer.interval, self.settings.concurrency / 0.05)
-        return max(self.settings.concurrency * 4, int(rate * min(1.0, self.settings.lease_seconds / 4)))
+        return max(self.settings.concurrency * 4, int(rate * min(2.0, self.settings.lease_seconds / 4)))
 
     # ---- phase 1: claim and commit the key ----------------------------------------------------------------
     def claim(self, limit: int) -> list[Work]:
