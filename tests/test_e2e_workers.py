@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +18,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import celery
-import pytest
 import redis
 import sqlalchemy as sa
 
