@@ -5,9 +5,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from rewards import bulk
 from rewards.clock import utcnow
 from rewards.extensions import db
-from rewards.notifications.service import notify_batch_awaiting_approval
+from rewards.notifications.service import notify_batch_awaiting_approval, set_preferences
+from rewards.sales.models import Sale
 from tests import factories
 from tests.conftest import Pages, html_of, links_in, text_of
 
@@ -78,6 +80,33 @@ def test_referrer_is_told_when_a_referral_qualifies_and_when_the_reward_is_taken
     taken = smtp.last_to("rita@example.com")
     assert taken["Subject"] == "A reward was taken back: 25.00 USD"
     assert "Bea Buyer" in text_of(taken) and "refunded" in text_of(taken)
+
+
+@pytest.mark.parametrize("copy_from", [1, bulk.COPY_FROM])  # messages written by COPY (PostgreSQL) and by INSERT
+def test_a_revalidation_tells_each_referrer_once_after_reporting_its_work(runner, smtp, monkeypatch, copy_from):
+    monkeypatch.setattr(bulk, "COPY_FROM", copy_from)
+    factories.program(amount=2500)
+    referrers = [factories.customer(email=f"ref{i}@example.com") for i in range(3)]
+    for i, referrer in enumerate(referrers):
+        factories.referral(referrer, email=f"buyer{i}@example.com", referee_name=f"Buyer {i}",
+                           created_at=utcnow() - timedelta(days=1))
+        db.session.add(Sale(external_id=f"s{i}", email=f"buyer{i}@example.com", amount=12000, currency="usd",
+                            occurred_at=utcnow(), source="csv"))
+    set_preferences(referrers[2], {"referral_received", "reward_taken_back"})
+    db.session.commit()
+
+    result = runner.invoke(args=["referrals", "revalidate"])
+    assert result.exit_code == 0, result.output
+    assert "rewards granted 3" in result.output
+    # Without REDIS_URL the command sends the mail itself, once it has reported the work it committed.
+    assert result.output.index("Weighed in") < result.output.index("Background jobs run here")
+    first = smtp.last_to("ref0@example.com")
+    assert [m["Subject"] for m in smtp.to("ref0@example.com")] == ["Buyer 0 qualified: you earned 25.00 USD"]
+    assert first["List-Unsubscribe"].startswith("<http") and "25.00 USD" in html_of(first)
+    assert len(smtp.to("ref1@example.com")) == 1 and smtp.to("ref2@example.com") == []
+
+    assert "rewards granted 0" in runner.invoke(args=["referrals", "revalidate"]).output
+    assert len(smtp.messages) == 2
 
 
 def test_a_customer_switches_a_kind_off_in_the_portal(app, api_as, smtp):
