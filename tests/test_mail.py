@@ -85,7 +85,7 @@ def test_mail_server_down_keeps_the_change_and_the_message_is_retried(app, login
         assert message.status == "sent" and message.attempts == 2
         # Sent once: another sweep or a late retry sends nothing more.
         assert runner.invoke(args=["mail", "send-pending"]).output.startswith("0 sent")
-        assert send_messages_task.apply(args=[[message.id]]).get() == 0
+        assert send_messages_task.apply(args=[[message.id]]).result == 0
         assert len(box.messages) == 1
     finally:
         box.stop()

@@ -105,7 +105,7 @@ def test_expire_cli_and_task(runner, app):
         ["expired", "pending", "qualified"]
     from rewards.sales.tasks import expire_referrals_task
     from rewards.extensions import celery
-    assert expire_referrals_task.delay().get() == 0
+    assert expire_referrals_task.delay().result == 0
     assert celery.conf.beat_schedule["expire-referrals"]["task"] == "rewards.sales.expire_referrals"
 
 
