@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from rewards.payouts.stripe_client import PacedStripe, StripeRefused
+from rewards.payouts import stripe_client
+from rewards.payouts.stripe_client import PacedStripe, Pacer, StripeRefused
 from tests.fake_stripe import FakeStripe
 from tests.payouts_support import SECRET_KEY
 from tests.tcp_proxy import TcpProxy
@@ -128,3 +129,27 @@ def test_the_proxy_named_in_the_environment_is_tunnelled_through_with_its_creden
         proxy.close()
     token = base64.b64encode(b"fin@nce:s3cret").decode()
     assert proxy.seen == [(f"CONNECT 127.0.0.1:{port_of(fake.url)} HTTP/1.0", f"Basic {token}")]
+
+
+def test_the_pacer_spaces_requests_as_they_go_even_when_one_wakes_late(monkeypatch):
+    pacer, real_sleep, late = Pacer(50), time.sleep, [0.06]  # 20 ms apart; the first to sleep wakes 60 ms late
+
+    def oversleeping(seconds):
+        real_sleep(seconds + (late.pop() if late else 0))
+
+    monkeypatch.setattr(stripe_client.time, "sleep", oversleeping)
+    released, lock = [], threading.Lock()
+
+    def go():
+        pacer.wait()
+        with lock:
+            released.append(time.monotonic())
+
+    threads = [threading.Thread(target=go) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    released.sort()
+    assert len(released) == 6
+    assert min(b - a for a, b in zip(released, released[1:])) >= 0.019

@@ -37,20 +37,27 @@ class StripeRefused(DomainError):
 
 
 class Pacer:
-    """Spaces requests at least 1/rate apart (no bursts), and holds everyone back after a Retry-After."""
+    """Spaces requests at least 1/rate apart as they are let go (no bursts), and holds everyone back after a
+    Retry-After. Callers go one at a time and the next slot is counted from when the last one actually went: a
+    caller that wakes late (its process was descheduled, another thread held the interpreter) delays the ones
+    behind it instead of leaving them to go in a bunch, so no second ever sees more than `rate` + 1."""
 
     def __init__(self, rate: float):
         self.interval = 1.0 / rate
-        self.lock = threading.Lock()
+        self.turn = threading.Lock()  # one caller at a time waits for its slot
+        self.lock = threading.Lock()  # guards next_at
         self.next_at = 0.0
 
     def wait(self):
-        with self.lock:
-            now = time.monotonic()
-            at = max(now, self.next_at)
-            self.next_at = at + self.interval
-        if at > now:
-            time.sleep(at - now)
+        with self.turn:
+            while True:
+                with self.lock:
+                    pause = self.next_at - time.monotonic()
+                if pause <= 0:
+                    break
+                time.sleep(pause)  # a back_off meanwhile moves next_at: looked at again on waking
+            with self.lock:
+                self.next_at = max(self.next_at, time.monotonic() + self.interval)
 
     def back_off(self, seconds: float):
         with self.lock:
@@ -142,9 +149,10 @@ class KeepAliveHTTPClient(stripe.HTTPClient):
 
     name = "http.client"
 
-    def __init__(self, base: str, timeout: float):
+    def __init__(self, base: str, timeout: float, pacer: "Pacer"):
         super().__init__()
         self.timeout = timeout
+        self.pacer = pacer
         parts = urlsplit(base)
         proxy = None if urllib.request.proxy_bypass(parts.hostname or "") \
             else urllib.request.getproxies().get(parts.scheme)
@@ -182,6 +190,7 @@ class KeepAliveHTTPClient(stripe.HTTPClient):
         address = (parts.scheme, parts.hostname, parts.port)
         connection = self._take(address)
         body = post_data.encode() if isinstance(post_data, str) else post_data
+        self.pacer.wait()  # as near the wire as can be: the SDK's own work before it does not bunch requests up
         try:
             connection.request(method.upper(), parts.path + (f"?{parts.query}" if parts.query else ""), body=body,
                                headers=dict(headers))
@@ -193,6 +202,8 @@ class KeepAliveHTTPClient(stripe.HTTPClient):
                                             f"{type(error).__name__}: {error})", should_retry=True) from error
         with self.lock:
             self.idle.setdefault(address, []).append(connection)
+        if response.status == 429:  # everyone waits as long as Stripe asks (a second if it does not say)
+            self.pacer.back_off(_seconds(response.headers.get("Retry-After")) or 1.0)
         return content, response.status, response.headers
 
     def request_stream(self, method, url, headers, post_data=None):
@@ -208,6 +219,13 @@ def _close_all(idle: dict) -> None:
             connections.pop().close()
 
 
+def _seconds(value) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def _closed_by_peer(sock) -> bool:
     """An idle kept-alive socket that reads as ready has been closed (or sent something unasked): not reusable."""
     try:
@@ -217,31 +235,24 @@ def _closed_by_peer(sock) -> bool:
 
 
 class PacedStripe:
-    """StripeClient with our pacing and timeout; the SDK's own retries are off, the executor decides."""
+    """StripeClient with our pacing (every request, in the transport) and timeout; the SDK's own retries are off,
+    the executor decides."""
 
     def __init__(self, key: str, api_base: str | None, rate: float, timeout: float):
         self.key = key
         bases = {"api": api_base, "connect": api_base} if api_base else None
-        self.transport = KeepAliveHTTPClient(api_base or stripe.api_base, timeout)
-        self.stripe = stripe.StripeClient(key, base_addresses=bases, max_network_retries=0, http_client=self.transport)
         self.pacer = Pacer(rate)
+        self.transport = KeepAliveHTTPClient(api_base or stripe.api_base, timeout, self.pacer)
+        self.stripe = stripe.StripeClient(key, base_addresses=bases, max_network_retries=0, http_client=self.transport)
 
     def close(self):
         """Close the idle kept-alive connections (they are also closed when the client goes)."""
         self.transport.close()
 
-    def _call(self, function, *args, **kwargs):
-        self.pacer.wait()
-        try:
-            return function(*args, **kwargs)
-        except stripe.RateLimitError as error:
-            self.pacer.back_off(_retry_after(error) or 1.0)
-            raise
-
     # Transfers, for the executor: never raise, answer an Outcome.
     def create_transfer(self, params: dict, idempotency_key: str) -> Outcome:
         try:
-            transfer = self._call(self.stripe.v1.transfers.create, params, {"idempotency_key": idempotency_key})
+            transfer = self.stripe.v1.transfers.create(params, {"idempotency_key": idempotency_key})
         except Exception as error:  # noqa: BLE001  (sorted, or re-raised when it is not Stripe's)
             return outcome_of_error(error)
         return Outcome("ok", transfer=transfer.to_dict())
@@ -249,7 +260,7 @@ class PacedStripe:
     def transfers_in_group(self, transfer_group: str) -> list[dict] | Outcome:
         """Every transfer Stripe lists for the group (at most a few), or the Outcome of a failed call."""
         try:
-            page = self._call(self.stripe.v1.transfers.list, {"transfer_group": transfer_group, "limit": 10})
+            page = self.stripe.v1.transfers.list({"transfer_group": transfer_group, "limit": 10})
         except Exception as error:  # noqa: BLE001
             return outcome_of_error(error)
         return [t.to_dict() for t in page.data]
@@ -257,7 +268,7 @@ class PacedStripe:
     # Accounts, for pages and the API: errors become exceptions a person reads.
     def _account_call(self, function, *args):
         try:
-            return self._call(function, *args).to_dict()
+            return function(*args).to_dict()
         except stripe.InvalidRequestError as error:
             if error.code == "resource_missing" or error.http_status == 404:
                 raise StripeRefused("Stripe knows no such connected account.", "stripe_account_id") from error
@@ -285,24 +296,15 @@ class PacedStripe:
     # Reconciliation (rewards.reports.reconciliation): reads only; Stripe's errors are raised as they are.
     def transfers_created(self, start: int, end: int, page_size: int = 100):
         """Every transfer Stripe made in [start, end) (Unix seconds), newest first, through the SDK's
-        auto-pagination, paced page by page."""
-        self.pacer.wait()
+        auto-pagination (each page's request paced by the transport)."""
         pages = self.stripe.v1.transfers.list({"created": {"gte": start, "lt": end}, "limit": page_size})
-        iterator, seen = iter(pages.auto_paging_iter()), 0
-        while True:
-            if seen and seen % page_size == 0:
-                self.pacer.wait()  # the next item may fetch the next page
-            try:
-                transfer = next(iterator)
-            except StopIteration:
-                return
-            seen += 1
+        for transfer in pages.auto_paging_iter():
             yield transfer.to_dict()
 
     def retrieve_transfer(self, transfer_id: str) -> dict | None:
         """The transfer, or None when Stripe knows no such transfer."""
         try:
-            return self._call(self.stripe.v1.transfers.retrieve, transfer_id).to_dict()
+            return self.stripe.v1.transfers.retrieve(transfer_id).to_dict()
         except stripe.InvalidRequestError as error:
             if error.http_status == 404:
                 return None
