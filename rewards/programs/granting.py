@@ -111,12 +111,13 @@ def years_so_far(keys: set[tuple]) -> dict[tuple, Year]:
 
 def _compute(pairs: list[tuple[int, int]], facts: dict, programs: ProgramsInForce) -> list[dict]:
     """The reward rows for the pairs, in the order given: rules.grant() over each, the year carried forward."""
-    years = years_so_far({(facts[rid][0], facts[rid][5], year_bounds(facts[rid][6])[0]) for rid, _ in pairs})
+    keyed = [(referral_id, facts[referral_id]) for referral_id, _ in pairs]
+    keys = [(fact[0], fact[5], year_bounds(fact[6])[0]) for _, fact in keyed]
+    years = years_so_far(set(keys))
     rows = []
-    for referral_id, _ in pairs:
-        referrer_id, sale_id, amount, refunded, refund_count, currency, occurred_at = facts[referral_id]
+    for (referral_id, fact), key in zip(keyed, keys):
+        referrer_id, sale_id, amount, refunded, refund_count, currency, occurred_at = fact
         program = programs.at(currency, occurred_at)
-        key = (referrer_id, currency, year_bounds(occurred_at)[0])
         granted = rules.grant(program, amount - refunded, bool(refund_count), years[key])
         if granted is None:
             continue

@@ -86,6 +86,8 @@ def import_sales(text, on_batch=None, on_progress=None, weigh: bool = True) -> I
     _store(batch, report, on_batch)
     if report.created >= ANALYZE_AFTER:
         analyze(Sale.__table__)
+        if on_batch:  # ends the transaction, and with it the lock ANALYZE takes (one at a time per table)
+            on_batch()
     if report.created:
         audit.record("sales.imported", None, {"created": report.created, "duplicates": report.duplicates,
                                               "errors": report.error_count}, entity_type="sales")

@@ -8,7 +8,7 @@ from sqlalchemy import BindParameter, and_, exists, false, or_, select
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
-from rewards.bulk import chunks, insert_rows, update_rows, without_jit
+from rewards.bulk import among, chunks, insert_rows, update_rows, without_jit
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.events import referral_needs_review
@@ -67,7 +67,7 @@ def _staff_referrers(referrer_ids: list) -> dict[int, str]:
     join = or_(User.id == Customer.user_id, User.email == Customer.email)
     for chunk in chunks(referrer_ids, CHUNK):
         rows = db.session.execute(select(Customer.id, User.email).join(User, join)
-                                  .where(Customer.id.in_(chunk), User.role.in_(STAFF_ROLES)))
+                                  .where(among(Customer.id, chunk), User.role.in_(STAFF_ROLES)))
         staff.update(dict(rows.all()))
     return staff
 
@@ -76,7 +76,7 @@ def _referrer_codes(codes: list) -> set:
     """Which of these referral codes belong to an enrolled customer."""
     found = set()
     for chunk in chunks(codes, CHUNK):
-        found.update(db.session.scalars(select(Customer.referral_code).where(Customer.referral_code.in_(chunk))))
+        found.update(db.session.scalars(select(Customer.referral_code).where(among(Customer.referral_code, chunk))))
     return found
 
 
@@ -86,7 +86,7 @@ def _referrer_cards(referrer_ids: list) -> dict[int, set]:
     join = or_(Sale.email == Customer.email, and_(Customer.phone.is_not(None), Sale.phone == Customer.phone))
     for chunk in chunks(referrer_ids, CHUNK):
         rows = db.session.execute(select(Customer.id, Sale.payment_fingerprint).join(Sale, join)
-                                  .where(Customer.id.in_(chunk), Sale.payment_fingerprint.is_not(None)))
+                                  .where(among(Customer.id, chunk), Sale.payment_fingerprint.is_not(None)))
         for customer_id, fingerprint in rows:
             cards.setdefault(customer_id, set()).add(fingerprint)
     return cards
@@ -95,7 +95,7 @@ def _referrer_cards(referrer_ids: list) -> dict[int, set]:
 def _latest_decisions(referral_ids: list) -> dict[int, tuple]:
     latest = {}
     for chunk in chunks(referral_ids, CHUNK):
-        newest = (select(db.func.max(Decision.id)).where(Decision.referral_id.in_(chunk))
+        newest = (select(db.func.max(Decision.id)).where(among(Decision.referral_id, chunk))
                   .group_by(Decision.referral_id))
         for referral_id, sale_id, outcome in db.session.execute(
                 select(Decision.referral_id, Decision.sale_id, Decision.outcome).where(Decision.id.in_(newest))):
@@ -155,7 +155,7 @@ def _announce_reviews(for_review: list) -> None:
     """Tell the rest of the app (the task board) which referrals now wait for a coordinator, and why."""
     reasons = {w.referral_id: " ".join(c["detail"] for c in w.checks if not c["passed"]) for w in for_review}
     for chunk in chunks(list(reasons), CHUNK):
-        for referral in db.session.scalars(select(Referral).where(Referral.id.in_(chunk))):
+        for referral in db.session.scalars(select(Referral).where(among(Referral.id, chunk))):
             referral_needs_review.send(referral, reason=reasons[referral.id] or None)
 
 
