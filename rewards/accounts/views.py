@@ -102,47 +102,41 @@ def _link_gone():
     return render_template("accounts/link_invalid.html", message=onboarding.LINK_GONE), 404
 
 
-@bp.route("/signup/confirm/<token>", methods=["GET", "POST"])
-@limiter.limit(_limit("RESET_RATE_LIMIT"), methods=["POST"])
-def confirm_signup(token):
-    form = ConfirmSignupForm()
-    row = tokens.find("signup", token, lock=request.method == "POST")
+def _emailed_link_page(purpose, token, form, use, welcome, next_url, template, **context):
+    """One flow for every emailed link: a dead link is 404; a valid form uses the token, logs the user in and
+    goes on; a refused password stays on the page with its message (422)."""
+    row = tokens.find(purpose, token, lock=request.method == "POST")
     if row is None:
         return _link_gone()
     if form.validate_on_submit():
         try:
-            user = onboarding.confirm_signup(row, form.password.data)
+            user = use(row, form.password.data)
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             show_error(form, exc, "password")
         else:
             auth.start_session(user)
-            flash("Your address is confirmed. Welcome! Share your referral link to start earning.", "success")
-            return auth.remember_client(redirect(url_for("portal.home")), user)
-    return render_template("accounts/confirm_signup.html", form=form, email=row.email), 422 if form.errors else 200
+            flash(welcome, "success")
+            return auth.remember_client(redirect(next_url(user)), user)
+    return render_template(template, form=form, email=row.email, **context), 422 if form.errors else 200
+
+
+@bp.route("/signup/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(_limit("RESET_RATE_LIMIT"), methods=["POST"])
+def confirm_signup(token):
+    return _emailed_link_page("signup", token, ConfirmSignupForm(), onboarding.confirm_signup,
+                              "Your address is confirmed. Welcome! Share your referral link to start earning.",
+                              lambda user: url_for("portal.home"), "accounts/confirm_signup.html")
 
 
 @bp.route("/account/claim/<token>", methods=["GET", "POST"])
 @limiter.limit(_limit("RESET_RATE_LIMIT"), methods=["POST"])
 def claim(token):
-    form = SetPasswordForm()
-    row = tokens.find("claim", token, lock=request.method == "POST")
-    if row is None:
-        return _link_gone()
-    if form.validate_on_submit():
-        try:
-            user = onboarding.claim_account(row, form.password.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc, "password")
-        else:
-            auth.start_session(user)
-            flash("Your password is set. Welcome to your referral portal!", "success")
-            return auth.remember_client(redirect(url_for("portal.home")), user)
-    return render_template("accounts/set_password.html", form=form, email=row.email,
-                           title="Set your password"), 422 if form.errors else 200
+    return _emailed_link_page("claim", token, SetPasswordForm(), onboarding.claim_account,
+                              "Your password is set. Welcome to your referral portal!",
+                              lambda user: url_for("portal.home"), "accounts/set_password.html",
+                              title="Set your password")
 
 
 @bp.route("/password/reset", methods=["GET", "POST"])
@@ -160,23 +154,9 @@ def reset_request():
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @limiter.limit(_limit("RESET_RATE_LIMIT"), methods=["POST"])
 def reset_password(token):
-    form = SetPasswordForm()
-    row = tokens.find("reset", token, lock=request.method == "POST")
-    if row is None:
-        return _link_gone()
-    if form.validate_on_submit():
-        try:
-            user = onboarding.reset_password(row, form.password.data)
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            show_error(form, exc, "password")
-        else:
-            auth.start_session(user)
-            flash("Your password is changed. Every other session was logged out.", "success")
-            return auth.remember_client(redirect(home_for(user)), user)
-    return render_template("accounts/set_password.html", form=form, email=row.email,
-                           title="Choose a new password"), 422 if form.errors else 200
+    return _emailed_link_page("reset", token, SetPasswordForm(), onboarding.reset_password,
+                              "Your password is changed. Every other session was logged out.", home_for,
+                              "accounts/set_password.html", title="Choose a new password")
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
