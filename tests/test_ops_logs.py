@@ -114,3 +114,31 @@ def test_no_secret_reaches_a_log_line(app, client, log_lines):
     for secret in (api_key, "51SecretKeyValue", "123-45-6789", "12-3456789", "FpFull0123456789",
                    se.WEBHOOK_SECRET.removeprefix("whsec_"), "deadbeef"):
         assert secret not in text, secret
+
+
+def test_stripe_sdk_request_lines_stay_out_of_production_logs(app, log_lines):
+    """Each Stripe call logs two INFO lines from the SDK; production logs keep the executor's own records only."""
+    from rewards.payouts import stripe_client
+    from tests.fake_stripe import FakeStripe
+    from tests.payouts_support import stripe_settings
+
+    stripe_logger, root = logging.getLogger("stripe"), logging.getLogger()
+    level, disabled, handlers = stripe_logger.level, stripe_logger.disabled, list(root.handlers)
+    stripe_logger.disabled = False  # as in a server process (the suite's in-process migrations turned it off)
+    fake = FakeStripe()
+    fake.serve()
+    app.config.update(stripe_settings(fake))
+    try:
+        logs.configure_json_logging("INFO", stream=io.StringIO())  # what a production process does at start
+        with app.app_context():
+            assert stripe_client.client().transfers_in_group("batch-1-item-1") == []
+            app.logger.info("executor finished")
+    finally:
+        stripe_logger.setLevel(level)
+        stripe_logger.disabled = disabled
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        fake.stop()
+    print(log_lines()); assert "stripe" not in [line["logger"] for line in log_lines()]
+    assert "executor finished" in [line["message"] for line in log_lines()]
