@@ -31,7 +31,9 @@ def config_for(database_url: str, stripe_url: str, rate: float, concurrency: int
     return type("BenchConfig", (TestingConfig,), {
         "SQLALCHEMY_DATABASE_URI": database_url, "STRIPE_SECRET_KEY": "sk_live_bench_only",
         "STRIPE_API_BASE": stripe_url, "STRIPE_MAX_REQUESTS_PER_SECOND": rate, "PAYOUT_CONCURRENCY": concurrency,
-        "STRIPE_TIMEOUT_SECONDS": 10})
+        "STRIPE_TIMEOUT_SECONDS": 10,
+        # Logging as a production worker does it (JSON lines at INFO), since that is part of its CPU per transfer.
+        "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"})
 
 
 def seed(app, items: int) -> tuple[int, float]:
