@@ -296,6 +296,9 @@ def browser():
 
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    # `expect(...)` waits for what a click brings (a plain is_visible() reads the page as it is that instant).
+    from playwright.sync_api import expect
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser

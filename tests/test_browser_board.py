@@ -3,6 +3,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from rewards.extensions import db
 from rewards.tasks import service
@@ -41,6 +42,7 @@ def test_coordinator_filters_opens_a_referral_and_works_the_task_through_the_boa
     page.get_by_label("Email").fill(coordinator.email)
     page.get_by_label("Password").fill(factories.PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: not url.endswith("/login"))  # logged in before going on
     page.goto("/admin")
     assert page.locator('[data-figure="total"]').inner_text() == "10"
     assert page.locator('[data-status="qualified"]').inner_text() == "3"
@@ -59,13 +61,13 @@ def test_coordinator_filters_opens_a_referral_and_works_the_task_through_the_boa
     assert rows.count() == 1 and "Rex Review" in rows.first.inner_text()
     rows.first.get_by_role("link", name="Rex Review").click()
 
-    assert page.get_by_role("heading", name=re.compile("Rex Review")).is_visible()
+    expect(page.get_by_role("heading", name=re.compile("Rex Review"))).to_be_visible()
     page.get_by_role("link", name="Create a task").click()
     page.get_by_label("Title").fill("Call Rex about the review")
     page.get_by_label("Priority").select_option("high")
     page.get_by_role("button", name="Save task").click()
     page.wait_for_url("**/admin/tasks")
-    assert page.get_by_text("Task “Call Rex about the review” added to To do.").is_visible()
+    expect(page.get_by_text("Task “Call Rex about the review” added to To do.")).to_be_visible()
 
     card = page.locator(".task-card", has_text="Call Rex about the review")
     assert card.locator("xpath=ancestor::ol").get_attribute("data-status") == "todo"
@@ -76,7 +78,7 @@ def test_coordinator_filters_opens_a_referral_and_works_the_task_through_the_boa
     page.reload()
     card = page.locator(".task-card", has_text="Call Rex about the review")
     assert card.locator("xpath=ancestor::ol").get_attribute("data-status") == "done"
-    assert card.get_by_role("link", name=re.compile(r"Referral #\d+: Rex Review")).is_visible()
+    expect(card.get_by_role("link", name=re.compile(r"Referral #\d+: Rex Review"))).to_be_visible()
     assert page.locator(".task-overdue").count() == 1
     assert page.locator('ol[data-status="done"] .task-title').all_inner_texts() == [
         "Update the welcome text", "Call Rex about the review"]

@@ -6,6 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from rewards import demo
 from rewards.accounts import tokens
@@ -180,7 +181,7 @@ def test_coordinator_types_a_rule_in_dollars_and_sees_it_in_dollars(new_page, sc
     page.get_by_label(re.compile("^Minimum sale")).fill("50")
     page.get_by_role("button", name="Create version").click()
     rules = page.locator("#rules")
-    assert "25.00 USD per qualified referral" in rules.inner_text()
+    expect(rules).to_contain_text("25.00 USD per qualified referral")
     assert "50.00 USD" in rules.locator("dt:has-text('Minimum sale') + dd").inner_text()
     program = db.session.scalar(db.select(Program).filter_by(name="Summer"))
     assert (program.amount, program.min_sale_amount) == (2500, 5000)
@@ -220,7 +221,7 @@ def test_bulk_approval_closes_the_review_tasks(new_page, screenshot):
     for referral in referrals[:2]:
         page.get_by_role("checkbox", name=f"Select referral #{referral.id}").check()
     page.get_by_role("button", name="Approve selected").click()
-    assert page.get_by_text("2 referrals approved").is_visible()
+    expect(page.get_by_text("2 referrals approved")).to_be_visible()
     page.goto("/admin/tasks")
     done = page.locator('ol.task-list[data-status="done"]').inner_text()
     todo = page.locator('ol.task-list[data-status="todo"]').inner_text()
@@ -258,22 +259,23 @@ def test_a_customer_on_her_phone_shares_her_link_and_the_friend_sees_the_offer(n
     assert link in unquote(phone.locator('[data-share="email"]').get_attribute("href"))
     phone.get_by_text("Show a QR code of your link").click()
     qr = phone.locator("img.qr-code")
-    assert qr.is_visible() and phone.evaluate("document.querySelector('img.qr-code').naturalWidth") > 0
+    expect(qr).to_be_visible()
+    phone.wait_for_function("document.querySelector('img.qr-code').naturalWidth > 0")  # the image, not a broken box
     screenshot(phone, "flow-phone-portal")
 
     friend = new_page(**PHONE)
     friend.goto(link)
-    assert friend.get_by_role("heading", name="Paula Portal invites you to Acme Coffee").is_visible()
+    expect(friend.get_by_role("heading", name="Paula Portal invites you to Acme Coffee")).to_be_visible()
     assert "you get 10.00 USD credit on your first purchase" in friend.locator("[data-offer]").inner_text()
     assert friend.get_by_role("link", name="Log in").count() == 0
     friend.get_by_label("Your name").fill("Gina Guest")
     friend.get_by_label("Your email").fill("gina@example.com")
     friend.get_by_label(re.compile("^Your phone")).fill("555-0199")
     friend.get_by_role("button", name="Send my details").click()
-    assert "Write a US number with its area code" in friend.locator("main").inner_text()
+    expect(friend.locator("main")).to_contain_text("Write a US number with its area code")
     friend.get_by_label(re.compile("^Your phone")).fill("(201) 555-0199")
     friend.get_by_role("button", name="Send my details").click()
-    assert friend.locator("#landing-thanks").is_visible()
+    expect(friend.locator("#landing-thanks")).to_be_visible()
     screenshot(friend, "flow-phone-friend-thanks")
     assert db.session.scalar(db.select(Referral.referee_phone).filter_by(referee_email="gina@example.com")) \
         == "+12015550199"

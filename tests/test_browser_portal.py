@@ -2,6 +2,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories
 
@@ -16,7 +17,7 @@ def test_customer_logs_in_refers_and_sees_link_referral(new_page, screenshot):
     customer.get_by_label("Password").fill(factories.PASSWORD)
     customer.get_by_role("button", name="Log in").click()
     customer.wait_for_url("**/portal")
-    assert customer.get_by_text("Hello, Paula Portal").is_visible()
+    expect(customer.get_by_text("Hello, Paula Portal")).to_be_visible()
 
     customer.get_by_role("link", name="Refer someone").click()
     customer.get_by_label("Their name").fill("Frank Friend")
@@ -33,11 +34,11 @@ def test_customer_logs_in_refers_and_sees_link_referral(new_page, screenshot):
 
     referee = new_page()
     referee.goto(link)
-    assert referee.get_by_role("heading", name="Paula Portal invites you to Refero").is_visible()
+    expect(referee.get_by_role("heading", name="Paula Portal invites you to Refero")).to_be_visible()
     referee.get_by_label("Your name").fill("Gina Guest")
     referee.get_by_label("Your email").fill("gina@example.com")
     referee.get_by_role("button", name="Send my details").click()
-    assert referee.locator("#landing-thanks").is_visible()
+    expect(referee.locator("#landing-thanks")).to_be_visible()
 
     customer.reload()
     row = customer.locator("#referrals tbody tr", has_text="Gina Guest")

@@ -1,5 +1,6 @@
 """Real browser (chromium): sign up, receive the confirmation at the SMTP server, open its link, reach the portal."""
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import links_in
 
@@ -16,7 +17,7 @@ def test_sign_up_confirm_by_email_and_reach_the_portal(app, live_server, smtp, n
     page.get_by_label("Email").fill("paula@example.com")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Join the referral program").click()
-    assert page.locator("#check-email").is_visible()
+    expect(page.locator("#check-email")).to_be_visible()
     assert "paula@example.com" in page.locator("#check-email").inner_text()
 
     message = smtp.last_to("paula@example.com")
@@ -28,5 +29,5 @@ def test_sign_up_confirm_by_email_and_reach_the_portal(app, live_server, smtp, n
     page.get_by_label("The password you chose at sign-up").fill(PASSWORD)
     page.get_by_role("button", name="Confirm and open my portal").click()
     page.wait_for_url("**/portal")
-    assert page.get_by_text("Hello, Paula Portal").is_visible()
+    expect(page.get_by_text("Hello, Paula Portal")).to_be_visible()
     screenshot(page, "signup-confirmed-portal")
