@@ -86,12 +86,17 @@ def write_csv(path: str, sales: int, referrals: int) -> None:
         out.write("".join(lines))
 
 
-def hand_sql(url: str) -> tuple[float, int]:
+def hand_sql(url: str) -> tuple[float, float, int]:
+    """(first run's seconds, best of three, rows). The first run reads a cold cache after the import; the ratio
+    uses the best, as re-validation itself runs on the warm cache the hand SQL leaves."""
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn, conn.cursor() as cur:
-        started = time.perf_counter()
-        cur.execute(HAND_SQL)
-        rows = cur.fetchall()
-        return time.perf_counter() - started, len(rows)
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            cur.execute(HAND_SQL)
+            rows = cur.fetchall()
+            times.append(time.perf_counter() - started)
+        return times[0], min(times), len(rows)
 
 
 def main():
@@ -110,8 +115,9 @@ def main():
         print(f"CSV import: {args.sales:,} rows ({size:.0f} MB) in {seconds:.1f}s = {args.sales / seconds:,.0f} rows/s, "
               f"peak memory {peak} MB")
         print("  " + output.strip().splitlines()[-1])
-        hand_seconds, matched = hand_sql(url)
-        print(f"Hand-written matching SQL: {hand_seconds:.1f}s ({matched:,} referrals with a matching sale)")
+        cold, hand_seconds, matched = hand_sql(url)
+        print(f"Hand-written matching SQL: {hand_seconds:.2f}s, best of three (first run {cold:.2f}s, cold cache; "
+              f"{matched:,} referrals with a matching sale)")
         marks = {"Weighed in": None}
         seconds, peak, output = measured(flask("referrals", "revalidate"), {**env, "MAIL_OUTBOX_DIR": tmp}, marks)
         weighed = marks["Weighed in"] or seconds
