@@ -22,6 +22,7 @@ from tests.test_ops_metrics import samples
     ("rewards.accounts.send_mail", "mail"),
     ("rewards.mail.deliver", "mail"),
     ("rewards.payouts.execute_item", "payouts"),
+    ("rewards.payouts.resume_stalled", "payouts"),
     ("rewards.sales.expire_referrals", "default"),
 ])
 def test_a_task_goes_to_the_queue_its_name_names(name, queue):

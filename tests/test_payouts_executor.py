@@ -7,9 +7,11 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 
+from rewards.clock import utcnow
 from rewards.extensions import db
 from rewards.ledger.check import check_ledger
 from rewards.payouts import service
@@ -251,3 +253,44 @@ def test_a_failed_item_stripe_did_pay_is_not_paid_by_hand_again(api_as, fake_str
     [item] = items_of(batch)
     assert (item.status, item.method) == ("paid", "stripe")
     assert_one_transfer_per_paid_item(fake_stripe, batch)
+
+
+def test_a_batch_whose_task_was_lost_is_executed_again_by_the_sweep_once(app, fake_stripe):
+    """A worker killed between Redis handing it the batch's task and noting it loses the task: the batch stays
+    `processing` with nobody on it. Beat's sweep starts it again once nothing has touched it for a visibility
+    timeout (Redis hands back a task it still knows about by then), and leaves alone a batch being worked on."""
+    from rewards.payouts.tasks import resume_stalled_batches
+
+    app.config["CELERY_VISIBILITY_TIMEOUT"] = 600
+    batch = approved_batch(fake_stripe)
+    other = approved_batch(fake_stripe)  # approved, never started: not the sweep's business
+
+    def last_touched(minutes_ago: int, lease_for: int | None = None):
+        then = utcnow() - timedelta(minutes=minutes_ago)
+        db.session.execute(db.update(PayoutBatch).where(PayoutBatch.id == batch.id)
+                           .values(status="processing", started_at=then))
+        db.session.execute(db.update(PayoutItem).where(PayoutItem.batch_id == batch.id).values(updated_at=then))
+        if lease_for is not None:  # an executor holds the first item
+            first = items_of(batch)[0].id
+            db.session.execute(db.update(PayoutItem).where(PayoutItem.id == first).values(
+                lease_owner="alive", lease_until=utcnow() + timedelta(minutes=lease_for), updated_at=then))
+        db.session.commit()
+
+    last_touched(minutes_ago=5)
+    assert resume_stalled_batches.apply().result == 0  # too soon: Redis may still hand the task back
+    last_touched(minutes_ago=11, lease_for=2)
+    assert resume_stalled_batches.apply().result == 0  # an executor holds an item: it is alive
+    assert fake_stripe.transfers_made() == []
+
+    db.session.execute(db.update(PayoutItem).where(PayoutItem.batch_id == batch.id)
+                       .values(lease_owner=None, lease_until=None))
+    last_touched(minutes_ago=11)
+    assert resume_stalled_batches.apply().result == 1  # inline here; a worker's task with Redis
+    db.session.expire_all()
+    assert db.session.get(PayoutBatch, batch.id).status == "paid"
+    assert {item.status for item in items_of(batch)} == {"paid"}
+    assert_one_transfer_per_paid_item(fake_stripe, batch)
+    assert resume_stalled_batches.apply().result == 0  # done: nothing to resume, nothing paid twice
+    assert len(fake_stripe.transfers_made()) == 3
+    assert db.session.get(PayoutBatch, other.id).status == "approved"
+    assert check_ledger() == []

@@ -302,3 +302,18 @@ def execute_batch(batch_id: int, on_progress=None) -> dict:
 
 def batch_is_executing(batch: PayoutBatch) -> bool:
     return batch.status == "processing"
+
+
+def stalled_batches(older_than: timedelta) -> list[int]:
+    """Batches left `processing` with no sign of an executor for `older_than`: no item held or recorded, none
+    waiting for a retry. Their task was lost (a worker killed between Redis handing it over and noting it), or
+    their executor died after its last answer and before closing the batch. Running one again is safe."""
+    items = PayoutItem
+    rows = db.session.execute(
+        db.select(PayoutBatch.id, PayoutBatch.started_at, db.func.max(items.updated_at),
+                  db.func.max(items.lease_until), db.func.max(items.next_attempt_at))
+        .outerjoin(items, items.batch_id == PayoutBatch.id)
+        .where(PayoutBatch.status == "processing").group_by(PayoutBatch.id, PayoutBatch.started_at)
+        .order_by(PayoutBatch.id)).all()
+    cutoff = utcnow() - older_than
+    return [batch_id for batch_id, *signs in rows if all(sign is None or sign < cutoff for sign in signs)]

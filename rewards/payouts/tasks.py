@@ -1,8 +1,11 @@
-"""The background task that executes a payout batch (inline without REDIS_URL, on a Celery worker with it)."""
+"""The background task that executes a payout batch (inline without REDIS_URL, on a Celery worker with it), and
+beat's sweep that starts it again for a batch whose task was lost."""
+from datetime import timedelta
+
 from flask import current_app
 
-from rewards.extensions import celery
-from rewards.payouts.executor import execute_batch
+from rewards.extensions import celery, db
+from rewards.payouts.executor import execute_batch, stalled_batches
 
 
 @celery.task(name="rewards.payouts.execute_batch")
@@ -20,3 +23,21 @@ def queue_execution(batch_id: int) -> None:
         execute_batch_task.delay(batch_id)
     else:
         execute_batch(batch_id)
+
+
+@celery.task(name="rewards.payouts.resume_stalled")
+def resume_stalled_batches() -> int:
+    """Execute again the batches no executor has touched for a visibility timeout (Redis hands a task that was
+    taken and not acknowledged back after that long; this catches the one it lost)."""
+    patience = timedelta(seconds=current_app.config.get("CELERY_VISIBILITY_TIMEOUT", 900))
+    ids = stalled_batches(older_than=patience)
+    db.session.rollback()
+    for batch_id in ids:
+        execute_batch_task.apply_async((batch_id,))
+    return len(ids)
+
+
+celery.conf.beat_schedule = {
+    **(celery.conf.beat_schedule or {}),
+    "resume-stalled-payout-batches": {"task": "rewards.payouts.resume_stalled", "schedule": 300.0},
+}
