@@ -13,6 +13,7 @@ A job that fails inline is logged and left to its own retry path (mail: the pend
 """
 import logging
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import partial
 
 from celery import Task
@@ -147,6 +148,16 @@ def _start(task, args) -> None:
     else:
         # A context of its own: this may run inside another session's commit, whose session must not be reused.
         _run_all(current_app._get_current_object(), [(task, args)])
+
+
+def requeue_lost(find, task) -> int:
+    """Queue `task` again for each id that `find(older_than=…)` names: work left waiting for as long as Redis waits
+    before handing a taken, unacknowledged task to another worker, so its task was lost (the sweeps beat runs)."""
+    ids = find(older_than=timedelta(seconds=current_app.config.get("CELERY_VISIBILITY_TIMEOUT", 900)))
+    db.session.rollback()
+    for each in ids:
+        task.apply_async((each,))
+    return len(ids)
 
 
 @contextmanager

@@ -1,10 +1,9 @@
 """The background task that executes a payout batch (inline without REDIS_URL, on a Celery worker with it), and
 beat's sweep that starts it again for a batch whose task was lost."""
-from datetime import timedelta
-
 from flask import current_app
 
-from rewards.extensions import celery, db
+from rewards.extensions import celery
+from rewards.jobs import requeue_lost
 from rewards.payouts.executor import execute_batch, stalled_batches
 
 
@@ -29,12 +28,7 @@ def queue_execution(batch_id: int) -> None:
 def resume_stalled_batches() -> int:
     """Execute again the batches no executor has touched for a visibility timeout (Redis hands a task that was
     taken and not acknowledged back after that long; this catches the one it lost)."""
-    patience = timedelta(seconds=current_app.config.get("CELERY_VISIBILITY_TIMEOUT", 900))
-    ids = stalled_batches(older_than=patience)
-    db.session.rollback()
-    for batch_id in ids:
-        execute_batch_task.apply_async((batch_id,))
-    return len(ids)
+    return requeue_lost(stalled_batches, execute_batch_task)
 
 
 celery.conf.beat_schedule = {

@@ -1,11 +1,9 @@
 """Celery tasks of the sales package, and their place in the beat schedule."""
-from datetime import timedelta
-
 from celery.schedules import crontab
-from flask import current_app
 
 from rewards.errors import DomainError
 from rewards.extensions import celery, db
+from rewards.jobs import requeue_lost
 from rewards.ops.metrics import WEBHOOK_EVENTS
 from rewards.referrals.review import expire_referrals
 from rewards.sales.stripe_events import process_stored_event, reject_stored_event, waiting_events
@@ -38,12 +36,7 @@ def process_stripe_event(event_id: str) -> str:
 @celery.task(name="rewards.webhooks.requeue_waiting")
 def requeue_waiting_events() -> int:
     """Queue again the stored events no worker processed in time (the queue was down, or the task failed)."""
-    patience = timedelta(seconds=current_app.config.get("CELERY_VISIBILITY_TIMEOUT", 900))
-    ids = waiting_events(older_than=patience)
-    db.session.rollback()
-    for event_id in ids:
-        process_stripe_event.apply_async((event_id,))
-    return len(ids)
+    return requeue_lost(waiting_events, process_stripe_event)
 
 
 # Hourly is plenty for expiry: windows are counted in days.
