@@ -50,6 +50,10 @@ WIDER_THAN_VIEWPORT = """() => {
 INVISIBLE_BADGES = """() => [...document.querySelectorAll('.badge')]
   .filter(b => b.textContent.trim() && getComputedStyle(b).backgroundColor === 'rgba(0, 0, 0, 0)')
   .map(b => b.className + ': ' + b.textContent.trim()).slice(0, 5)"""
+# On a phone a table's row is a card of "Label: value" lines: a label with no value after it is clutter.
+EMPTY_CARD_LINES = """() => [...document.querySelectorAll('table.table-cards td')]
+  .filter(td => td.offsetParent !== null && !td.textContent.trim() && !td.querySelector('img, svg, input, button'))
+  .map(td => (td.closest('table').id || 'table') + ': ' + (td.dataset.label || '?')).slice(0, 5)"""
 AXE = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
   return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
@@ -67,6 +71,9 @@ def check_page(page, path, name, screenshot, problems, expect=200):
         problems.append(f"{name}: wider than {layout['width']} px ({layout['scroll']} px): {layout['wide']}")
     for badge in page.evaluate(INVISIBLE_BADGES):
         problems.append(f"{name}: badge without a background: {badge}")
+    if layout["width"] < 576:
+        for line in page.evaluate(EMPTY_CARD_LINES):
+            problems.append(f"{name}: a card shows a label with nothing after it: {line}")
     page.add_script_tag(url="/vendor/axe.js")
     for violation in page.evaluate(AXE):
         problems.append(f"{name}: {violation}")
