@@ -20,6 +20,29 @@ def body(**overrides):
             "occurred_at": WHEN, **overrides}
 
 
+def test_a_sale_that_proves_a_referral_is_weighed_and_rewarded_by_one_reading_of_the_program(api_as):
+    """The program the decision was weighed by is the one the reward is computed with: read once, not again."""
+    from sqlalchemy import event
+
+    factories.program(min_sale_amount=1000)
+    referral = factories.referral(email="buyer@example.com", created_at=utcnow() - timedelta(days=1))
+    api, statements = api_as("coordinator"), []
+
+    def seen(conn, cursor, statement, *_):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        answer = api.post("/api/v1/sales", json=body(occurred_at=utcnow().isoformat()))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert answer.status_code == 201 and answer.json["referral_id"] == referral.id
+    assert answer.json["reward"]["amount"] == 1000
+    # The versions' start dates, then the version in force: once each.
+    assert [s.split(" FROM ")[0][:40] for s in statements if " FROM programs " in s] == [
+        "SELECT programs.effective_from", "SELECT programs.id, programs.name, progr"]
+
+
 def test_same_sale_twice_is_200_and_nothing_new_other_content_is_409(api_as):
     api = api_as("coordinator")
     first = api.post("/api/v1/sales", json=body())

@@ -151,25 +151,31 @@ def _audit(rows: list[dict], reward_ids: list[int]) -> None:
     audit.record_many(events)
 
 
-def grant_rewards(pairs: list[tuple[int, int]], _retry: bool = False) -> dict[int, int | None]:
+def grant_rewards(pairs: list[tuple[int, int]], programs: ProgramsInForce | None = None,
+                  referrers: dict[int, int] | None = None, _retry: bool = False) -> dict[int, int | None]:
     """Rewards for referrals that just qualified, as (referral_id, sale_id) pairs in order (not committed).
 
     Every grant, one or many, comes through here: rules.grant() over each pair in that order, with the
     referrer's year carried forward; rewards, `earn` transactions (ledger post_many) and audit events
     written in bulk. Returns {referral_id: reward id, or None without a program or below its minimum}.
     Idempotent: a referral that already has a reward keeps it.
+
+    A caller that has weighed the referrals passes what it read for that: the programs it weighed them by (so
+    the decision and the reward use the same version, read once) and {referral_id: referrer_id}.
     """
     if not pairs:
         return {}
     db.session.flush()
-    referrers = _referrers([referral_id for referral_id, _ in pairs])
+    programs = programs or ProgramsInForce()
+    if referrers is None:
+        referrers = _referrers([referral_id for referral_id, _ in pairs])
     lock_referrers(referrers.values())
     # Read after the locks: a refund recorded meanwhile is either seen here or waits to adjust our reward.
     result: dict[int, int | None] = {referral_id: None for referral_id, _ in pairs}
     existing = _existing(list(result))
     result.update(existing)
     todo = [pair for pair in pairs if pair[0] not in existing]
-    rows = _compute(todo, _facts(todo, referrers), ProgramsInForce())
+    rows = _compute(todo, _facts(todo, referrers), programs)
     if not rows:
         return result
     now = utcnow()
@@ -181,7 +187,7 @@ def grant_rewards(pairs: list[tuple[int, int]], _retry: bool = False) -> dict[in
         # on; PostgreSQL's referrer locks prevent it): theirs stand, and the rest are granted again.
         if _retry:
             raise
-        return {**result, **grant_rewards(todo, _retry=True)}
+        return {**result, **grant_rewards(todo, programs, referrers, _retry=True)}
     result.update(zip((row["referral_id"] for row in rows), reward_ids))
     _post_earned(rows, reward_ids)
     _audit(rows, reward_ids)

@@ -58,7 +58,7 @@ def weigh(referral_filter, on_progress=None) -> tuple[list, dict]:
             staff_check(weighed, staff[weighed.referrer_id])
     settle_first_referrer(results, _referrer_codes(sorted({w.sale_code for w in results
                                                             if w.sale_code and not w.by_code})))
-    return results, _write(results, on_progress)
+    return results, _write(results, programs, on_progress)
 
 
 def _staff_referrers(referrer_ids: list) -> dict[int, str]:
@@ -103,7 +103,7 @@ def _latest_decisions(referral_ids: list) -> dict[int, tuple]:
     return latest
 
 
-def _write(results: list, on_progress=None) -> dict:
+def _write(results: list, programs: ProgramsInForce, on_progress=None) -> dict:
     """Decisions, status moves, the sale each referral was proved by, audit events; then the rewards."""
     now = utcnow()
     latest = _latest_decisions([w.referral_id for w in results if w.outcome == "pending"])
@@ -127,7 +127,7 @@ def _write(results: list, on_progress=None) -> dict:
     _announce_reviews([w for w in moved if w.outcome == "review"])
     if on_progress:
         on_progress("decided")
-    return _grant([w for w in moved if w.outcome == "qualified"])
+    return _grant([w for w in moved if w.outcome == "qualified"], programs)
 
 
 def _expire_changed(new: list, moved: list) -> None:
@@ -159,9 +159,10 @@ def _announce_reviews(for_review: list) -> None:
             referral_needs_review.send(referral, reason=reasons[referral.id] or None)
 
 
-def _grant(qualified: list) -> dict:
+def _grant(qualified: list, programs: ProgramsInForce) -> dict:
     """A reward for each referral that just qualified (the programs package's rules, granted in bulk): ids."""
-    return grant_rewards([(w.referral_id, w.sale_id) for w in qualified])
+    return grant_rewards([(w.referral_id, w.sale_id) for w in qualified], programs,
+                         {w.referral_id: w.referrer_id for w in qualified})
 
 
 def buyer_filter(email, phone, referral_code):
