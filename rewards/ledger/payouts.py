@@ -171,15 +171,22 @@ def _batch_transaction(batch_transaction_id: int) -> LedgerTransaction:
     return transaction
 
 
-def _batches_of(transactions: list[LedgerTransaction]) -> dict[int, Batched]:
-    """{transaction id: Batched} rebuilt from stored `batch` transactions, a few statements for the lot."""
-    legs: dict[int, list] = {transaction.id: [] for transaction in transactions}
+def _legs_of(transaction_ids) -> dict[int, list[tuple[str, int, int | None, str]]]:
+    """{transaction id: [(account kind, amount, reward id, currency), …]} of stored transactions, each one's legs in
+    the order posted: a statement per chunk of transactions."""
+    legs: dict[int, list] = {transaction_id: [] for transaction_id in transaction_ids}
     for chunk in chunks(sorted(legs), CHUNK):
         for transaction_id, kind, amount, reward_id, currency in db.session.execute(
                 select(LedgerEntry.transaction_id, Account.kind, LedgerEntry.amount, LedgerEntry.reward_id,
                        Account.currency).join(Account, Account.id == LedgerEntry.account_id)
                 .where(among(LedgerEntry.transaction_id, chunk)).order_by(LedgerEntry.id)):
             legs[transaction_id].append((kind, amount, reward_id, currency))
+    return legs
+
+
+def _batches_of(transactions: list[LedgerTransaction]) -> dict[int, Batched]:
+    """{transaction id: Batched} rebuilt from stored `batch` transactions, a few statements for the lot."""
+    legs = _legs_of(transaction.id for transaction in transactions)
     rewards = {reward.id: reward for reward in _rewards(
         reward_id for rows in legs.values() for kind, _, reward_id, _ in rows if kind == "referrer_earned" and reward_id)}
     batches = {}
@@ -306,16 +313,11 @@ def confirm_paid_many(settlements: list[tuple[int, int, str | None, datetime | N
     settled = {batch_id: (transaction_id, kind) for batch_id, transaction_id, kind in db.session.execute(
         select(LedgerTransaction.batch_transaction_id, LedgerTransaction.id, LedgerTransaction.kind)
         .where(among(LedgerTransaction.batch_transaction_id, ids)))}
-    legs: dict[int, list] = {batch_id: [] for batch_id in ids + [t for t, _ in settled.values()]}
-    rewards: dict[int, tuple[str, int]] = {}
-    for transaction_id, kind, amount, reward_id, currency, status, reward_amount in db.session.execute(
-            select(LedgerEntry.transaction_id, Account.kind, LedgerEntry.amount, LedgerEntry.reward_id,
-                   Account.currency, Reward.status, Reward.amount).join(Account, Account.id == LedgerEntry.account_id)
-            .outerjoin(Reward, Reward.id == LedgerEntry.reward_id)
-            .where(among(LedgerEntry.transaction_id, list(legs))).order_by(LedgerEntry.id)):
-        legs[transaction_id].append((kind, amount, reward_id, currency))
-        if reward_id is not None:
-            rewards[reward_id] = (status, reward_amount)
+    legs = _legs_of(ids + [t for t, _ in settled.values()])
+    rewards: dict[int, tuple[str, int]] = {}  # {reward id: (status, amount)} as stored
+    for chunk in chunks(sorted({r for batch_id in ids for _, _, r, _ in legs[batch_id] if r is not None}), CHUNK):
+        rewards.update((reward_id, (status, amount)) for reward_id, status, amount in db.session.execute(
+            select(Reward.id, Reward.status, Reward.amount).where(among(Reward.id, chunk))))
     answers, todo, paying = {}, [], []
     for batch_id, amount, reference, paid_at in settlements:
         customer_id, done = customers[batch_id], settled.get(batch_id)
