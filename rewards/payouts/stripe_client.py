@@ -110,11 +110,7 @@ class Outcome:
 
 
 def _retry_after(error: stripe.StripeError) -> float | None:
-    value = (error.headers or {}).get("Retry-After") if error.headers is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return _seconds((error.headers or {}).get("Retry-After"))
 
 
 def outcome_of_error(error: Exception) -> Outcome:
