@@ -9,6 +9,7 @@ from config import missing_production_settings
 from rewards.ops import logs
 from tests import factories
 from tests import stripe_events as se
+from tests.payouts_support import fake_stripe  # noqa: F401  (fixture)
 
 PRODUCTION = {"SECRET_KEY": "k" * 32, "DATABASE_URL": "postgresql+psycopg://db/refero",
               "PUBLIC_BASE_URL": "https://refer.example.com", "STRIPE_SECRET_KEY": "sk_live_abc",
@@ -116,18 +117,15 @@ def test_no_secret_reaches_a_log_line(app, client, log_lines):
         assert secret not in text, secret
 
 
-def test_stripe_sdk_request_lines_stay_out_of_production_logs(app, log_lines):
+def test_stripe_sdk_request_lines_stay_out_of_production_logs(app, fake_stripe, log_lines):
     """Each Stripe call logs two INFO lines from the SDK; production logs keep the executor's own records only."""
     from rewards.payouts import stripe_client
-    from tests.fake_stripe import FakeStripe
     from tests.payouts_support import stripe_settings
 
     stripe_logger, root = logging.getLogger("stripe"), logging.getLogger()
     level, disabled, handlers = stripe_logger.level, stripe_logger.disabled, list(root.handlers)
     stripe_logger.disabled = False  # as in a server process (the suite's in-process migrations turned it off)
-    fake = FakeStripe()
-    fake.serve()
-    app.config.update(stripe_settings(fake))
+    app.config.update(stripe_settings(fake_stripe))
     try:
         logs.configure_json_logging("INFO", stream=io.StringIO())  # what a production process does at start
         with app.app_context():
@@ -139,6 +137,5 @@ def test_stripe_sdk_request_lines_stay_out_of_production_logs(app, log_lines):
         for handler in root.handlers[:]:
             if handler not in handlers:
                 root.removeHandler(handler)
-        fake.stop()
     print(log_lines()); assert "stripe" not in [line["logger"] for line in log_lines()]
     assert "executor finished" in [line["message"] for line in log_lines()]

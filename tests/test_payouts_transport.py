@@ -11,28 +11,18 @@ import pytest
 
 from rewards.payouts import stripe_client
 from rewards.payouts.stripe_client import PacedStripe, Pacer, StripeRefused
-from tests.fake_stripe import FakeStripe
-from tests.payouts_support import SECRET_KEY
-from tests.tcp_proxy import TcpProxy
-
-
-@pytest.fixture
-def fake():
-    fake = FakeStripe()
-    fake.timeout_delay = 1.0
-    fake.serve()
-    yield fake
-    fake.stop()
+from tests.payouts_support import SECRET_KEY, fake_stripe  # noqa: F401  (fixture)
+from tests.tcp_proxy import TcpProxy, pipe
 
 
 def port_of(url: str) -> int:
     return urlsplit(url).port
 
 
-def test_a_kept_alive_connection_the_server_closed_while_idle_is_replaced_not_failed(fake):
-    proxy = TcpProxy("127.0.0.1", port_of(fake.url)).start()
+def test_a_kept_alive_connection_the_server_closed_while_idle_is_replaced_not_failed(fake_stripe):
+    proxy = TcpProxy("127.0.0.1", port_of(fake_stripe.url)).start()
     stripe = PacedStripe(SECRET_KEY, f"http://127.0.0.1:{proxy.port}", 1000, 2)
-    account = fake.add_account()
+    account = fake_stripe.add_account()
     try:
         assert stripe.retrieve_account(account["id"])["id"] == account["id"]
         proxy.stop()  # cuts the idle connection the call left open, as Stripe does after a while
@@ -44,10 +34,10 @@ def test_a_kept_alive_connection_the_server_closed_while_idle_is_replaced_not_fa
         stripe.close()
 
 
-def test_after_a_timeout_the_next_call_reads_its_own_answer_not_the_late_one(fake):
-    stripe = PacedStripe(SECRET_KEY, fake.url, 1000, 0.5)
-    late, mine = fake.add_account(), fake.add_account()
-    fake.fault("timeout", route="GET /v1/accounts/{id}")
+def test_after_a_timeout_the_next_call_reads_its_own_answer_not_the_late_one(fake_stripe):
+    stripe = PacedStripe(SECRET_KEY, fake_stripe.url, 1000, 0.5)
+    late, mine = fake_stripe.add_account(), fake_stripe.add_account()
+    fake_stripe.fault("timeout", route="GET /v1/accounts/{id}")
     with pytest.raises(StripeRefused):
         stripe.retrieve_account(late["id"])  # answered after 1 s, when the client gave up at 0.5 s
     assert stripe.retrieve_account(mine["id"])["id"] == mine["id"]
@@ -94,33 +84,19 @@ class ConnectProxy:
         upstream = socket.create_connection((host, int(port)))
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         for source, sink in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source, sink):
-        try:
-            while chunk := source.recv(65536):
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+            threading.Thread(target=pipe, args=(source, sink), daemon=True).start()
 
     def close(self):
         self.listener.close()
 
 
-def test_the_proxy_named_in_the_environment_is_tunnelled_through_with_its_credentials(fake, monkeypatch):
+def test_the_proxy_named_in_the_environment_is_tunnelled_through_with_its_credentials(fake_stripe, monkeypatch):
     proxy = ConnectProxy()
     for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("http_proxy", f"http://fin%40nce:s3cret@127.0.0.1:{proxy.port}")
-    stripe = PacedStripe(SECRET_KEY, fake.url, 1000, 2)
-    account = fake.add_account()
+    stripe = PacedStripe(SECRET_KEY, fake_stripe.url, 1000, 2)
+    account = fake_stripe.add_account()
     try:
         assert stripe.retrieve_account(account["id"])["id"] == account["id"]
         assert stripe.retrieve_account(account["id"])["id"] == account["id"]  # the tunnel is kept alive
@@ -128,7 +104,7 @@ def test_the_proxy_named_in_the_environment_is_tunnelled_through_with_its_creden
         stripe.close()
         proxy.close()
     token = base64.b64encode(b"fin@nce:s3cret").decode()
-    assert proxy.seen == [(f"CONNECT 127.0.0.1:{port_of(fake.url)} HTTP/1.0", f"Basic {token}")]
+    assert proxy.seen == [(f"CONNECT 127.0.0.1:{port_of(fake_stripe.url)} HTTP/1.0", f"Basic {token}")]
 
 
 def test_the_pacer_spaces_requests_as_they_go_even_when_one_wakes_late(monkeypatch):
