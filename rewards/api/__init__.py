@@ -1,5 +1,6 @@
 """The JSON API's shared pieces: our Blueprint defaults."""
 import flask_smorest
+from flask_smorest.utils import resolve_schema_instance
 from marshmallow import fields, validate
 
 from rewards.bounds import MAX_PAGE
@@ -10,6 +11,11 @@ class Blueprint(flask_smorest.Blueprint):
     up to MAX_PAGE (a larger one is 422, never an offset the database cannot hold)."""
 
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 500}
+
+    def arguments(self, schema, *args, **kwargs):
+        """A schema class becomes one instance here, as flask-smorest does for responses: given the class, webargs
+        would build a new schema (its fields copied) on every request. Loading keeps no state on the schema."""
+        return super().arguments(resolve_schema_instance(schema), *args, **kwargs)
 
     def paginate(self, pager=None, **kwargs):
         decorate = super().paginate(pager, **kwargs)
