@@ -8,16 +8,20 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'")
 
 
+SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "strict-origin-when-cross-origin"), ("X-Frame-Options", "DENY"))
+HSTS_HEADER = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+CACHEABLE_ENDPOINTS = ("static", "bootstrap.static", "vendor.asset", "site.favicon")
+
+
 def set_security_headers(response):
+    """Each header unless the view set its own (names read once: a lookup in Headers scans them all)."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    if current_app.config.get("HSTS"):
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    present = {name.lower() for name in headers.keys()}
+    wanted = SECURITY_HEADERS + ((HSTS_HEADER,) if current_app.config.get("HSTS") else ())
+    headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
     # Everything but static files may carry personal data: never store it in a shared or browser cache.
-    if request.endpoint not in ("static", "bootstrap.static", "vendor.asset", "site.favicon"):
+    if request.endpoint not in CACHEABLE_ENDPOINTS:
         headers["Cache-Control"] = "no-store"
     return response
 

@@ -149,6 +149,13 @@ def record_failed_login(email: str) -> None:
     limiter.limiter.hit(parse(current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]), "login-account", _account_key(email))
 
 
+@limiter.request_filter
+def skips_rate_limits() -> bool:
+    """The JSON API has no rate limits (its callers hold API keys; the limits guard the login and sign-up forms):
+    Flask-Limiter is told so up front rather than resolving, for every API call, that no limit applies."""
+    return is_api_request()
+
+
 def register_auth(app):
     login_manager.login_view = "accounts.login"
     login_manager.login_message_category = "info"
