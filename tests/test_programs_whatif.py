@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from rewards.extensions import db
 from rewards.programs.service import program_in_force
 from rewards.programs.whatif import what_if
+from rewards.sales.models import Sale
 from rewards.sales.service import record_refund, record_sale
 from tests import factories
 from tests.conftest import _empty_all_tables
@@ -20,9 +21,10 @@ def _sale(referrer, amount, day, refunds=()):
     """A referral made the day before, then its sale through the API's door (weighed and granted there)."""
     occurred_at = JAN + timedelta(days=day, hours=12)
     referral = factories.referral(referrer, created_at=occurred_at - timedelta(days=1))
-    sale, _, _ = record_sale({"external_id": f"s-{referral.id}", "email": referral.referee_email,
-                              "amount": amount, "currency": "usd", "occurred_at": occurred_at.isoformat()}, "api")
+    recorded = record_sale({"external_id": f"s-{referral.id}", "email": referral.referee_email,
+                            "amount": amount, "currency": "usd", "occurred_at": occurred_at.isoformat()}, "api")
     db.session.commit()
+    sale = db.session.get(Sale, recorded.id)
     for number, refunded in enumerate(refunds):
         _refund(sale, refunded, number)
     return sale

@@ -28,14 +28,15 @@ class Sales(MethodView):
     @blp.alt_response(200, schema=SaleResultSchema, description="The same sale reported again: nothing new")
     def post(self, data):
         """Record a sale and weigh it against the referrals it may prove (idempotent on external_id)."""
-        sale, created, reward = service.record_sale(data, "api")
+        recorded = service.record_sale(data, "api")
         # The answer is what was just written, read before the commit expires it (no query to read it back).
-        body = {"id": sale.id, "external_id": sale.external_id, "referral_id": sale.referral_id, "reward": reward}
+        body = {"id": recorded.id, "external_id": recorded.external_id, "referral_id": recorded.referral_id,
+                "reward": recorded.reward}
         db.session.flush()
-        if reward is not None:
-            db.session.expunge(reward)
+        if recorded.reward is not None:
+            db.session.expunge(recorded.reward)
         db.session.commit()
-        return (body, 201) if created else (body, 200)
+        return (body, 201) if recorded.created else (body, 200)
 
 
 @blp.route("/<path:external_id>/refunds")

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, exists, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 
 from rewards import audit
 from rewards.audit.models import AuditEvent
@@ -28,20 +27,36 @@ def reward_for_sale(sale: Sale) -> Reward | None:
     return db.session.scalar(select(Reward).filter_by(sale_id=sale.id))
 
 
-def record_sale(fields: dict, source: str) -> tuple[Sale, bool, Reward | None]:
-    """Store a reported sale once (not committed): (sale, created, reward earned).
+@dataclass(frozen=True)
+class RecordedSale:
+    """What recording a sale did: the sale's id, external id and the referral it proved; whether it is new; the
+    reward it earned (a Reward, or None)."""
+
+    id: int
+    external_id: str
+    referral_id: int | None
+    created: bool
+    reward: Reward | None
+
+
+def record_sale(fields: dict, source: str) -> RecordedSale:
+    """Store a reported sale once (not committed), weighed against the referrals it may prove.
 
     The same external_id with the same content is a harmless repeat; with other content, a Conflict.
     """
     row = clean_sale(fields)
-    sale, landing = insert_sale({**row, "source": source})
-    if sale is not None:
-        return sale, True, land_sale(sale, landing)
+    sale_id, landing = insert_sale({**row, "source": source})
+    if sale_id is not None:
+        landed = land_sale(sale_id, landing)
+        if landed is None:  # the common sale: nothing waited for it, and nothing was loaded to learn that
+            return RecordedSale(sale_id, row["external_id"], None, True, None)
+        sale, reward = landed
+        return RecordedSale(sale_id, sale.external_id, sale.referral_id, True, reward)
     # A repeat, or a concurrent twin that committed first (the INSERT waited for it, then did nothing).
     existing = db.session.scalar(select(Sale).filter_by(external_id=row["external_id"]))
     if existing.content_hash != row["content_hash"]:
         raise Conflict("A sale with this external_id was already recorded with different content.", "external_id")
-    return existing, False, reward_for_sale(existing)
+    return RecordedSale(existing.id, existing.external_id, existing.referral_id, False, reward_for_sale(existing))
 
 
 @dataclass(frozen=True)
@@ -54,9 +69,10 @@ class Landing:
     referrals: bool = True
 
 
-def insert_sale(values: dict) -> tuple[Sale | None, Landing]:
+def insert_sale(values: dict) -> tuple[int | None, Landing]:
     """INSERT a cleaned sale (clean_sale) unless its external_id or PaymentIntent is stored: one statement, no
-    lookup or savepoint first; (None, …) when a twin is there (or a concurrent one committed first).
+    lookup or savepoint first; (the new sale's id, what is left to do), or (None, …) when a twin is there (or a
+    concurrent one committed first). Only the id comes back: no ORM object is built for a sale nothing awaits.
 
     The same statement says whether a refund or a pending referral waits for the sale (rarely) and, on
     PostgreSQL, writes the sale's audit event: the common sale, which proves nothing, costs no statement more.
@@ -65,7 +81,7 @@ def insert_sale(values: dict) -> tuple[Sale | None, Landing]:
     buyer = [values.get(name) or None for name in BUYER]
     if db.engine.dialect.name != "postgresql":
         found = _found(refs, *buyer)
-        statement = sqlite.insert(Sale).values(**values).on_conflict_do_nothing().returning(Sale, *found)
+        statement = sqlite.insert(Sale).values(**values).on_conflict_do_nothing().returning(Sale.id, *found)
         result = db.session.execute(statement).one_or_none()
     else:
         # Built once for each shape of sale (the columns given, the buyer's details known): the statement, its
@@ -97,7 +113,7 @@ def _found(refs, email, phone, referral_code) -> tuple:
 
 def _insert_and_audit(columns: tuple, known: tuple):
     """WITH new_sale AS (INSERT … RETURNING *), audited AS (INSERT INTO audit_events … SELECT … FROM new_sale)
-    SELECT new_sale.*, <_found> FROM new_sale: one round trip, nothing at all when a twin is there (PostgreSQL)."""
+    SELECT new_sale.id, <_found> FROM new_sale: one round trip, nothing at all when a twin is there (PostgreSQL)."""
     sales, events = Sale.__table__, AuditEvent.__table__
     new_sale = (postgresql.insert(sales).values({name: bindparam(f"v_{name}", type_=sales.c[name].type)
                                                  for name in columns})
@@ -108,7 +124,7 @@ def _insert_and_audit(columns: tuple, known: tuple):
         for name in names]).select_from(new_sale)).cte("audited")
     buyer = [bindparam(f"b_{name}", type_=sales.c[name].type) if given else None for name, given in zip(BUYER, known)]
     found = _found(bindparam("refs", expanding=True, type_=Refund.__table__.c.sale_ref.type), *buyer)
-    return select(aliased(Sale, new_sale), *found).add_cte(audited)
+    return select(new_sale.c.id, *found).add_cte(audited)
 
 
 def _recorded(sale) -> dict:
@@ -129,11 +145,13 @@ def insert_once(record) -> bool:
     return True
 
 
-def land_sale(sale: Sale, landing: Landing = Landing()) -> Reward | None:
-    """After a new sale is stored: audit it, apply refunds that came first, weigh it; the reward it earned.
-
-    `landing` (from insert_sale) spares what its INSERT did already or found not to be there.
+def land_sale(sale_id: int, landing: Landing = Landing()) -> tuple[Sale, Reward | None] | None:
+    """After a new sale is stored: audit it, apply refunds that came first, weigh it; (the sale, the reward it
+    earned). None, with nothing loaded, when `landing` (from insert_sale) says nothing is left to do.
     """
+    if not (landing.audit or landing.refunds or landing.referrals):
+        return None
+    sale = db.session.get(Sale, sale_id)
     if landing.audit:
         audit.record("sale.recorded", sale, _recorded(sale))
     if landing.refunds:
@@ -145,7 +163,7 @@ def land_sale(sale: Sale, landing: Landing = Landing()) -> Reward | None:
         if applied:
             db.session.flush()
             db.session.expire(sale, ["refunds"])
-    return weigh_sale(sale) if landing.referrals else None
+    return sale, weigh_sale(sale) if landing.referrals else None
 
 
 def find_sale_by_ref(sale_ref: str) -> Sale | None:

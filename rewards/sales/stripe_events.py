@@ -154,9 +154,9 @@ def _record(fields: dict) -> None:
 
     sale = stored()
     if sale is None:
-        sale, landing = insert_sale({**row, "stripe_payment_intent": intent, "source": "stripe"})
-        if sale is not None:
-            land_sale(sale, landing)
+        sale_id, landing = insert_sale({**row, "stripe_payment_intent": intent, "source": "stripe"})
+        if sale_id is not None:
+            land_sale(sale_id, landing)
             return
         sale = stored()  # a concurrent event of the same payment committed it first
     learned = False
