@@ -3,6 +3,8 @@ from flask import current_app, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from rewards.accounts.auth import API_PREFIX
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
        "form-action 'self'; frame-ancestors 'none'")
@@ -32,6 +34,13 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 class SessionInterface(SecureCookieSessionInterface):
     """Secure session cookies outside development, except over plain HTTP on this machine's loopback
     (which browsers treat as a secure origin too): a local run or smoke test must still keep its session."""
+
+    def open_session(self, app, request):
+        # The JSON API authenticates with API keys and never uses the session cookie (see accounts.auth): it gets
+        # a null session, so no cookie is verified or decoded on the way in, nor saved on the way out.
+        if request.path.startswith(API_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app):
         if not app.config["SESSION_COOKIE_SECURE"]:

@@ -41,6 +41,16 @@ def test_session_cookie_does_not_open_the_api(client, login_as):
     assert client.get("/api/v1/referrals").status_code == 401
 
 
+def test_api_calls_neither_read_nor_renew_the_page_session(client, login_as):
+    """The API answers a browser's cookie with no session at all: its answer sets no cookie (a page request renews
+    a logged-in session's), and the page session goes on as it was."""
+    login_as("coordinator")
+    answer = client.get("/api/v1/referrals")
+    assert answer.status_code == 401 and "Set-Cookie" not in answer.headers
+    assert "Set-Cookie" in client.get("/admin").headers
+    assert client.get("/admin").status_code == 200
+
+
 def test_key_acts_with_its_users_role(api_as):
     assert api_as("finance").post("/api/v1/customers", json={"email": "a@example.com", "name": "A"}).status_code == 403
     assert api_as("coordinator").post("/api/v1/customers", json={"email": "a@example.com", "name": "A"}).status_code == 201
