@@ -93,6 +93,17 @@ def test_ledger_check_passes_on_a_sound_ledger(runner, referrer):
     assert "Ledger OK" in result.output
 
 
+def test_ledger_check_on_a_database_never_upgraded_says_so(tmp_path):
+    """A fresh clone, or a restored backup not yet upgraded: words and exit 2, not a traceback."""
+    from rewards import create_app
+    from tests.conftest import _config
+
+    empty = create_app(_config(f"sqlite:///{tmp_path / 'empty.db'}"))
+    result = empty.test_cli_runner().invoke(args=["ledger", "check"])
+    assert result.exit_code == 2, result.exception
+    assert "Cannot check the ledger: no migrations applied: run `flask --app wsgi db upgrade`" in result.output
+
+
 def test_ledger_check_names_an_unbalanced_transaction(runner, referrer, is_postgres):
     factories.rewarded_sale(referrer)
     if is_postgres:  # bypass the trigger, as a restore or a manual edit by a superuser could

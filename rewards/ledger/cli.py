@@ -12,6 +12,12 @@ ledger_cli = AppGroup("ledger", help="Inspect the double-entry ledger.")
 @ledger_cli.command("check")
 def check():
     """Verify every ledger invariant; exit 1 and name each broken transaction, reward or account."""
+    from rewards.ops.checks import migrations
+
+    schema_ready, words = migrations()
+    if not schema_ready:  # a database not upgraded (a fresh clone, a restored backup) has no ledger to read
+        click.echo(f"Cannot check the ledger: {words}.", err=True)
+        sys.exit(2)
     problems = check_ledger()
     for problem in problems:
         click.echo(f"BROKEN: {problem}", err=True)
