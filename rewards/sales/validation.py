@@ -8,7 +8,7 @@ from sqlalchemy import BindParameter, and_, exists, false, or_, select
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
-from rewards.bulk import among, chunks, insert_rows, update_rows, without_jit
+from rewards.bulk import among, chunks, insert_rows, update_rows, without_gc, without_jit
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.events import referral_needs_review
@@ -225,7 +225,8 @@ def revalidate(since_sale_id: int | None = None, on_progress=None) -> Counter:
         elif on_progress:
             on_progress(step)
 
-    results, rewards = weigh(referral_filter, progress)
+    with without_gc():
+        results, rewards = weigh(referral_filter, progress)
     counts = Counter(w.outcome for w in results)
     decided = marks.get("decided", time.perf_counter())
     counts["seconds_deciding"] = round(decided - started, 2)
