@@ -5,8 +5,6 @@ executemany sends each row as its own statement, and a multi-row INSERT costs ps
 statement per page; COPY streams the rows, and PostgreSQL runs constraints and triggers (the ledger's
 deferred balance check among them) exactly as for INSERT.
 """
-import gc
-from contextlib import contextmanager
 from operator import itemgetter
 
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
@@ -96,22 +94,6 @@ def without_jit() -> None:
     """
     if _postgres():
         db.session.execute(text("SET LOCAL jit = off"))
-
-
-@contextmanager
-def without_gc():
-    """No cyclic garbage collection inside: a bulk job holds hundreds of thousands of young objects (rows, checks,
-    legs) that form no cycles, and every full collection walks them all again.
-
-    Measured on bench.bulk's re-validation (1,000,000 sales): seven full collections, 1.2 s of its 8 s.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def among(column, values: list):

@@ -8,11 +8,12 @@ from sqlalchemy import BindParameter, and_, exists, false, or_, select
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
-from rewards.bulk import among, chunks, insert_rows, update_rows, without_gc, without_jit
+from rewards.bulk import among, chunks, insert_rows, update_rows, without_jit
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.events import referral_needs_review
 from rewards.extensions import db
+from rewards.garbage import without_gc
 from rewards.programs.granting import grant_rewards
 from rewards.programs.models import Reward
 from rewards.referrals.models import Referral
