@@ -2,16 +2,18 @@
 from flask import Flask
 
 from config import config_from_environment
+from rewards.garbage import without_gc
 
 
 def create_app(config_object=None) -> Flask:
-    app = Flask(__name__, template_folder="../templates", static_folder="../static")
-    app.config.from_object(config_object or config_from_environment())
-    register_logging(app)
-    register_extensions(app)
-    register_blueprints(app)
-    register_errorhandlers(app)
-    register_commands(app)
+    with without_gc():  # importing the app's modules and registering its routes leaves no garbage to look for
+        app = Flask(__name__, template_folder="../templates", static_folder="../static")
+        app.config.from_object(config_object or config_from_environment())
+        register_logging(app)
+        register_extensions(app)
+        register_blueprints(app)
+        register_errorhandlers(app)
+        register_commands(app)
     return app
 
 

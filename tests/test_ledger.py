@@ -66,6 +66,31 @@ def test_postgres_refuses_an_unbalanced_transaction_at_commit(postgres, referrer
     assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.id))) == 0
 
 
+def test_postgres_checks_each_statements_transactions_once_at_commit(postgres, referrer):
+    """Legs may come one statement at a time; a bulk statement's transactions are all checked, and an unbalanced
+    one among them refused; the queue of checks is empty again after each commit."""
+    expense = expense_account("usd")
+    earned = referrer_account("referrer_earned", referrer.id, "usd")
+    db.session.flush()
+    now = datetime.now(timezone.utc)
+    ids = db.session.scalars(sa.insert(LedgerTransaction).returning(LedgerTransaction.id, sort_by_parameter_order=True),
+                             [{"kind": "forged", "memo": "", "created_at": now}] * 30).all()
+    db.session.execute(sa.insert(LedgerEntry).values(transaction_id=ids[0], account_id=expense.id, currency="usd",
+                                                     amount=-5))
+    db.session.execute(sa.insert(LedgerEntry).values(transaction_id=ids[0], account_id=earned.id, currency="usd",
+                                                     amount=5))
+    db.session.commit()
+    legs = [{"transaction_id": tx_id, "account_id": account.id, "currency": "usd", "amount": amount}
+            for tx_id in ids[1:] for account, amount in ((expense, -7), (earned, 7))]
+    legs[-1]["amount"] = 8
+    db.session.execute(sa.insert(LedgerEntry).values(legs))  # one statement
+    with pytest.raises(IntegrityError, match=f"ledger transaction {ids[-1]} does not balance in usd"):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count(LedgerEntry.id))) == 2
+    assert db.session.scalar(sa.text("SELECT count(*) FROM ledger_pending_checks")) == 0
+
+
 def test_postgres_refuses_changing_or_deleting_entries(postgres, referrer):
     reward = factories.rewarded_sale(referrer)
     entry_id = db.session.scalar(sa.select(LedgerEntry.id).where(LedgerEntry.reward_id == reward.id))

@@ -13,6 +13,7 @@ from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.events import referral_needs_review
 from rewards.extensions import db
+from rewards.garbage import without_gc
 from rewards.programs.granting import grant_rewards
 from rewards.programs.models import Reward
 from rewards.referrals.models import Referral
@@ -225,7 +226,8 @@ def revalidate(since_sale_id: int | None = None, on_progress=None) -> Counter:
         elif on_progress:
             on_progress(step)
 
-    results, rewards = weigh(referral_filter, progress)
+    with without_gc():
+        results, rewards = weigh(referral_filter, progress)
     counts = Counter(w.outcome for w in results)
     decided = marks.get("decided", time.perf_counter())
     counts["seconds_deciding"] = round(decided - started, 2)
