@@ -1,5 +1,6 @@
 """Sale ingestion over HTTP: POST /api/v1/sales (validated, weighed) vs a bare Flask insert endpoint,
-both served by gunicorn (4 workers) on PostgreSQL and driven by wrk from another process in the same run;
+both served by gunicorn (4 workers) on PostgreSQL and driven by wrk from another process in the same run (Refero
+configured as in production, with Redis: the mail a qualifying sale starts is queued, not sent by the web worker);
 then Stripe webhook acceptance with Redis and Celery workers: events/s the web tier stores and queues, and
 how fast the workers drain them.
 
@@ -235,7 +236,10 @@ def main():
     with scratch_database("bench_sales_http") as url:
         env = env_for(url)
         key = prepare(url, env)
-        servers = [serve("bench.bare_app:app", env, 8765), serve("wsgi:app", env, 8767)]
+        # Refero's server runs as in production, with Redis configured: the mail a qualifying sale starts is queued
+        # for a Celery worker, not rendered and sent by the web worker after its answer (as the embedded default
+        # does). No worker consumes during the windows; the webhook part below empties the queue first.
+        servers = [serve("bench.bare_app:app", env, 8765), serve("wsgi:app", {**env, "REDIS_URL": REDIS_URL}, 8767)]
         try:
             if args.warmup:
                 for port, path in ((8765, "/bare"), (8767, "/api/v1/sales")):
@@ -250,8 +254,8 @@ def main():
             qualified = conn.execute("SELECT count(*) FROM referrals WHERE status = 'qualified'").fetchone()[0]
         hooks = webhooks(url, env, args.seconds, args.connections, args.celery_workers)
     print(f"gunicorn {WORKERS} workers, wrk {THREADS} threads {args.connections} connections, {args.seconds}s each "
-          f"in {args.rounds} windows taken in turns, PostgreSQL; load average before {load_before[0]:.1f} "
-          f"({os.cpu_count()} cores)")
+          f"in {args.rounds} windows taken in turns, PostgreSQL, Refero with Redis (mail queued for Celery); "
+          f"load average before {load_before[0]:.1f} ({os.cpu_count()} cores)")
     for name, result in results.items():
         print(f"{name:22} {result['rate']:8.0f} requests/s   p99 {result['p99_ms']:7.1f}ms (worst window "
               f"{result['p99_max_ms']:.1f}ms)   non-2xx {result['non_2xx']}   windows {result['windows']} requests/s"
