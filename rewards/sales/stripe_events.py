@@ -19,7 +19,7 @@ from rewards.ops.logs import current_request_id
 from rewards.ops.metrics import WEBHOOK_EVENTS
 from rewards.sales.models import Sale, StripeEvent
 from rewards.sales.rows import clean_sale, content_hash
-from rewards.sales.service import insert_once, insert_sale, land_sale, record_refund, refunded_total
+from rewards.sales.service import insert_sale, land_sale, record_refund, refunded_total
 from rewards.sales.validation import weigh_sale
 
 
