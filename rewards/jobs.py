@@ -87,7 +87,7 @@ def init_celery(app):
         task_default_queue="default",
         task_routes=(route_task,),
         # A task taken by a worker that died is handed out again after this long (seconds).
-        broker_transport_options={"visibility_timeout": app.config.get("CELERY_VISIBILITY_TIMEOUT", 900),
+        broker_transport_options={"visibility_timeout": app.config["CELERY_VISIBILITY_TIMEOUT"],
                                   "unacked_restore_throttle": 1},  # look for such tasks every 10 s
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
@@ -153,7 +153,7 @@ def _start(task, args) -> None:
 def requeue_lost(find, task) -> int:
     """Queue `task` again for each id that `find(older_than=…)` names: work left waiting for as long as Redis waits
     before handing a taken, unacknowledged task to another worker, so its task was lost (the sweeps beat runs)."""
-    ids = find(older_than=timedelta(seconds=current_app.config.get("CELERY_VISIBILITY_TIMEOUT", 900)))
+    ids = find(older_than=timedelta(seconds=current_app.config["CELERY_VISIBILITY_TIMEOUT"]))
     db.session.rollback()
     for each in ids:
         task.apply_async((each,))
