@@ -5,6 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from rewards.ledger.check import check_ledger
+from rewards.ops.checks import migrations
 
 ledger_cli = AppGroup("ledger", help="Inspect the double-entry ledger.")
 
@@ -12,8 +13,6 @@ ledger_cli = AppGroup("ledger", help="Inspect the double-entry ledger.")
 @ledger_cli.command("check")
 def check():
     """Verify every ledger invariant; exit 1 and name each broken transaction, reward or account."""
-    from rewards.ops.checks import migrations
-
     schema_ready, words = migrations()
     if not schema_ready:  # a database not upgraded (a fresh clone, a restored backup) has no ledger to read
         click.echo(f"Cannot check the ledger: {words}.", err=True)
