@@ -22,7 +22,7 @@ from rewards.ledger.service import post_many
 from rewards.programs import rules
 from rewards.programs.models import Program, Reward
 from rewards.programs.rules import Year, year_bounds
-from rewards.programs.service import program_in_force
+from rewards.programs.service import active_versions, in_force
 from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 
@@ -30,26 +30,25 @@ CHUNK = 5000
 
 
 class ProgramsInForce:
-    """program_in_force(), asked once per program version rather than once per sale (tiers loaded)."""
+    """program_in_force() for many sales: the currency's active versions (tiers loaded) read once, in one statement,
+    and the version in force found once per start date rather than once per sale."""
 
     def __init__(self):
+        self._versions: dict[str, list[Program]] = {}
         self._starts: dict[str, list[datetime]] = {}
         self._cache: dict[tuple, Program | None] = {}
 
     def at(self, currency: str, when: datetime) -> Program | None:
-        starts = self._starts.get(currency)
-        if starts is None:
-            starts = sorted(db.session.scalars(select(Program.effective_from).where(Program.currency == currency)))
-            self._starts[currency] = starts
+        if currency not in self._versions:
+            self._versions[currency] = active_versions(currency)
+            self._starts[currency] = sorted({program.effective_from for program in self._versions[currency]})
+        starts = self._starts[currency]
         index = bisect.bisect_right(starts, when)
         if index == 0:
             return None
         key = (currency, starts[index - 1])
         if key not in self._cache:
-            program = program_in_force(currency, starts[index - 1])
-            if program is not None:
-                program.tiers  # loaded once here rather than on the first reward it computes
-            self._cache[key] = program
+            self._cache[key] = in_force(self._versions[currency], starts[index - 1])
         return self._cache[key]
 
 

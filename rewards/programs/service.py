@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from rewards import audit, events
 from rewards.clock import utcnow
@@ -26,11 +27,19 @@ RULE_FIELDS = ("currency", "reward_type", "amount", "percent", "min_sale_amount"
 
 def program_in_force(currency: str, at: datetime) -> Program | None:
     """The newest active version for `currency` already effective at `at` (a newer version supersedes)."""
-    return db.session.scalar(
-        db.select(Program)
-        .where(Program.currency == currency, Program.active.is_(True), Program.effective_from <= at)
-        .order_by(Program.version.desc(), Program.id.desc())
-        .limit(1))
+    return in_force(active_versions(currency), at)
+
+
+def active_versions(currency: str) -> list[Program]:
+    """Every active version for `currency`, tiers loaded: one statement (a currency has a handful of versions)."""
+    return db.session.scalars(db.select(Program).options(joinedload(Program.tiers))
+                              .where(Program.currency == currency, Program.active.is_(True))).unique().all()
+
+
+def in_force(versions: list[Program], at: datetime) -> Program | None:
+    """Of `versions` (active_versions), the one in force at `at`: the newest already effective."""
+    effective = [program for program in versions if program.effective_from <= at]
+    return max(effective, key=lambda program: (program.version, program.id), default=None)
 
 
 def _check_positive(rules: dict, field: str, required: bool = False, minimum: int = 1):

@@ -13,7 +13,7 @@ from rewards.programs.models import Reward
 from rewards.programs.service import on_sale_refunded
 from rewards.sales.models import Refund, Sale
 from rewards.sales.rows import clean_sale
-from rewards.sales.validation import may_prove_a_referral, weigh_sale
+from rewards.sales.validation import may_prove_a_referral, weigh_new_sale
 
 
 def get_sale(external_id: str) -> Sale:
@@ -47,11 +47,9 @@ def record_sale(fields: dict, source: str) -> RecordedSale:
     row = clean_sale(fields)
     sale_id, landing = insert_sale({**row, "source": source})
     if sale_id is not None:
-        landed = land_sale(sale_id, landing)
-        if landed is None:  # the common sale: nothing waited for it, and nothing was loaded to learn that
-            return RecordedSale(sale_id, row["external_id"], None, True, None)
-        sale, reward = landed
-        return RecordedSale(sale_id, sale.external_id, sale.referral_id, True, reward)
+        # The common sale proves nothing: nothing waited for it, and nothing was loaded to learn that.
+        referral_id, reward = land_sale(sale_id, landing, row)
+        return RecordedSale(sale_id, row["external_id"], referral_id, True, reward)
     # A repeat, or a concurrent twin that committed first (the INSERT waited for it, then did nothing).
     existing = db.session.scalar(select(Sale).filter_by(external_id=row["external_id"]))
     if existing.content_hash != row["content_hash"]:
@@ -145,25 +143,28 @@ def insert_once(record) -> bool:
     return True
 
 
-def land_sale(sale_id: int, landing: Landing = Landing()) -> tuple[Sale, Reward | None] | None:
-    """After a new sale is stored: audit it, apply refunds that came first, weigh it; (the sale, the reward it
-    earned). None, with nothing loaded, when `landing` (from insert_sale) says nothing is left to do.
+def land_sale(sale_id: int, landing: Landing, buyer: dict) -> tuple[int | None, Reward | None]:
+    """After a new sale is stored: audit it, apply refunds that came first, weigh it against the referrals it may
+    prove; (the referral it now belongs to, the reward it earned). `buyer`: the sale's email, phone and
+    referral_code, as inserted. The sale is loaded only when a refund or its audit event (SQLite) waits for it.
     """
-    if not (landing.audit or landing.refunds or landing.referrals):
-        return None
-    sale = db.session.get(Sale, sale_id)
-    if landing.audit:
-        audit.record("sale.recorded", sale, _recorded(sale))
-    if landing.refunds:
-        refs = [ref for ref in (sale.external_id, sale.stripe_payment_intent) if ref]
-        applied = db.session.scalars(select(Refund).where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs))).all()
-        for refund in applied:
-            refund.sale_id = sale.id
-            audit.record("refund.applied", refund, {"sale_id": sale.id})
-        if applied:
-            db.session.flush()
-            db.session.expire(sale, ["refunds"])
-    return sale, weigh_sale(sale) if landing.referrals else None
+    if landing.audit or landing.refunds:
+        sale = db.session.get(Sale, sale_id)
+        if landing.audit:
+            audit.record("sale.recorded", sale, _recorded(sale))
+        if landing.refunds:
+            refs = [ref for ref in (sale.external_id, sale.stripe_payment_intent) if ref]
+            applied = db.session.scalars(select(Refund).where(Refund.sale_id.is_(None),
+                                                              Refund.sale_ref.in_(refs))).all()
+            for refund in applied:
+                refund.sale_id = sale.id
+                audit.record("refund.applied", refund, {"sale_id": sale.id})
+            if applied:
+                db.session.flush()
+                db.session.expire(sale, ["refunds"])
+    if not landing.referrals:
+        return None, None
+    return weigh_new_sale(sale_id, *(buyer.get(name) for name in BUYER))
 
 
 def find_sale_by_ref(sale_ref: str) -> Sale | None:

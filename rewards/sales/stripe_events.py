@@ -156,7 +156,7 @@ def _record(fields: dict) -> None:
     if sale is None:
         sale_id, landing = insert_sale({**row, "stripe_payment_intent": intent, "source": "stripe"})
         if sale_id is not None:
-            land_sale(sale_id, landing)
+            land_sale(sale_id, landing, row)
             return
         sale = stored()  # a concurrent event of the same payment committed it first
     learned = False

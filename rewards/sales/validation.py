@@ -197,14 +197,24 @@ def may_prove_a_referral(email, phone, referral_code):
 
 
 def weigh_sale(sale: Sale):
-    """Weigh a sale that just landed against the referrals it may prove; the reward it earned, if any."""
-    referral_filter = buyer_filter(sale.email, sale.phone, sale.referral_code)
+    """Weigh a stored sale against the referrals it may prove; the reward it earned, if any."""
+    return weigh_new_sale(sale.id, sale.email, sale.phone, sale.referral_code)[1]
+
+
+def weigh_new_sale(sale_id: int, email, phone, referral_code) -> tuple[int | None, Reward | None]:
+    """Weigh a sale that just landed (by its id and buyer's details, without loading it) against the referrals it
+    may prove: (the referral it now belongs to, the reward it earned), each None if none."""
+    referral_filter = buyer_filter(email, phone, referral_code)
     if referral_filter is None:
-        return None
+        return None, None
     results, rewards = weigh(referral_filter)
-    reward_id = next((rewards[w.referral_id] for w in results if w.sale_id == sale.id and rewards.get(w.referral_id)),
-                     None)
-    return db.session.get(Reward, reward_id) if reward_id is not None else None
+    proved = [w for w in results if w.sale_id == sale_id and w.outcome not in ("pending", "rejected")]
+    reward_id = next((rewards[w.referral_id] for w in proved if rewards.get(w.referral_id)), None)
+    if len(proved) == 1:
+        referral_id = proved[0].referral_id  # _write linked the sale to it: it was new, so linked to nothing yet
+    else:
+        referral_id = db.session.scalar(select(Sale.referral_id).where(Sale.id == sale_id)) if proved else None
+    return referral_id, db.session.get(Reward, reward_id) if reward_id is not None else None
 
 
 def revalidate(since_sale_id: int | None = None, on_progress=None) -> Counter:
