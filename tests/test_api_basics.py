@@ -36,6 +36,33 @@ def test_key_of_disabled_user_is_401(api_as):
     assert api.get("/api/v1/referrals").status_code == 401
 
 
+def test_a_key_records_its_last_use_at_most_once_a_minute(api_as):
+    """The key's last use is written with the call's work (not on every call: that would queue one key's calls on its
+    row); an audit event of that work names the key."""
+    from datetime import timedelta
+
+    from rewards.audit.models import AuditEvent
+    from rewards.clock import utcnow
+
+    api = api_as("coordinator")
+    key = db.session.scalars(db.select(accounts.ApiKey).filter_by(user_id=api.user.id)).one()
+    assert key.last_used_at is None
+    assert api.post("/api/v1/customers", json={"email": "a@example.com", "name": "A"}).status_code == 201
+    db.session.refresh(key)
+    first = key.last_used_at
+    assert first is not None and utcnow() - first < timedelta(minutes=1)
+    assert api.post("/api/v1/customers", json={"email": "b@example.com", "name": "B"}).status_code == 201
+    db.session.refresh(key)
+    assert key.last_used_at == first
+    key.last_used_at = first - timedelta(minutes=2)
+    db.session.commit()
+    assert api.post("/api/v1/customers", json={"email": "c@example.com", "name": "C"}).status_code == 201
+    db.session.refresh(key)
+    assert key.last_used_at > first
+    enrolled = db.session.scalars(db.select(AuditEvent).filter_by(action="customer.enrolled")).all()
+    assert [(e.actor_user_id, e.actor_api_key_id) for e in enrolled] == [(api.user.id, key.id)] * 3
+
+
 def test_session_cookie_does_not_open_the_api(client, login_as):
     login_as("coordinator")
     assert client.get("/api/v1/referrals").status_code == 401

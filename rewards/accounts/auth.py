@@ -1,6 +1,6 @@
 """Who is asking: session logins for pages, API keys for /api/v1, and the role checks both share."""
 from datetime import datetime, timedelta, timezone
-from functools import wraps
+from functools import partial, wraps
 
 import hashlib
 
@@ -49,7 +49,7 @@ def authenticate_api_request():
     # that row's lock until the previous request commits (an integration's calls would run one at a time).
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
-        key.last_used_at = now
+        service.note_key_used(key.id, now)
     g.api_key = key
     g._login_user = key.user  # Flask-Login's slot for the current user: current_user is the key's user.
     return None
@@ -149,16 +149,31 @@ def record_failed_login(email: str) -> None:
     limiter.limiter.hit(parse(current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]), "login-account", _account_key(email))
 
 
-@limiter.request_filter
-def skips_rate_limits() -> bool:
-    """The JSON API has no rate limits (its callers hold API keys; the limits guard the login and sign-up forms):
-    Flask-Limiter is told so up front rather than resolving, for every API call, that no limit applies."""
-    return is_api_request()
+def spare_the_api_rate_limiting(app) -> None:
+    """The JSON API has no Flask-Limiter limits (its callers hold API keys; the limits guard the login and sign-up
+    forms, and the API's own quotas are counted by the features): Flask-Limiter's three hooks are not run for its
+    calls at all. Even told by a request filter that nothing applies, they cost 5% of recording a sale."""
+    def outside_api(hook, answer):
+        @wraps(hook)
+        def hook_outside_api(*args):
+            return answer(*args) if is_api_request() else hook(*args)
+        return hook_outside_api
+
+    for hooks, answer in ((app.before_request_funcs[None], lambda: None),
+                          (app.after_request_funcs[None], lambda response: response),
+                          (app.teardown_request_funcs[None], lambda error=None: None)):
+        hooks[:] = [outside_api(hook, answer) if _belongs_to(hook, limiter) else hook for hook in hooks]
+
+
+def _belongs_to(hook, extension) -> bool:
+    """A bound method of `extension`, or a partial of one of its functions with it as the first argument."""
+    return getattr(hook, "__self__", None) is extension or (isinstance(hook, partial) and hook.args[:1] == (extension,))
 
 
 def register_auth(app):
     login_manager.login_view = "accounts.login"
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+    spare_the_api_rate_limiting(app)
     app.before_request(authenticate_api_request)
     app.before_request(enforce_idle_timeout)

@@ -1,11 +1,12 @@
 """Account rules: passwords, sessions that the server can end, API keys."""
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.orm import contains_eager
 from zxcvbn import zxcvbn
 
 from rewards import audit
@@ -149,23 +150,37 @@ def revoke_api_key(key: ApiKey) -> None:
         audit.record("api_key.revoked", key)
 
 
-def api_key_for(secret: str) -> ApiKey | None:
+@dataclass(frozen=True)
+class KeyInUse:
+    """A live API key presented with a request: its id, when it was last used, and its user (loaded)."""
+
+    id: int
+    user_id: int
+    last_used_at: datetime | None
+    user: User
+
+
+def api_key_for(secret: str) -> KeyInUse | None:
     """The live key matching `secret`, whose user is active; else None."""
     if not secret or not secret.startswith(API_KEY_PREFIX) or len(secret) > 100:
         return None
-    key = db.session.scalar(_key_and_user_query(), {"key_hash": _hash_key(secret)})
-    if key is None or key.revoked_at is not None or key.user.is_disabled:
+    found = db.session.execute(_key_and_user_query(), {"key_hash": _hash_key(secret)}).first()
+    if found is None or found.revoked_at is not None or found.User.is_disabled:
         return None
-    return key
+    return KeyInUse(found.id, found.user_id, found.last_used_at, found.User)
 
 
 @cache
 def _key_and_user_query():
-    """Every API request runs this query: built once (at first use, when every model is mapped), with the key's
-    user read from the same row (role and disabled are needed right after). Built per request, with an eager
-    load's aliasing, it cost more CPU than the database took to answer it."""
-    return (db.select(ApiKey).join(ApiKey.user).options(contains_eager(ApiKey.user))
-            .where(ApiKey.key_hash == db.bindparam("key_hash")))
+    """Every API request runs this query: built once (at first use, when every model is mapped). Only the user is
+    an ORM object (current_user); the key's few columns come as plain values, which costs the ORM half as much."""
+    return (db.select(User, ApiKey.id, ApiKey.user_id, ApiKey.revoked_at, ApiKey.last_used_at)
+            .join(ApiKey, ApiKey.user_id == User.id).where(ApiKey.key_hash == db.bindparam("key_hash")))
+
+
+def note_key_used(key_id: int, at: datetime) -> None:
+    db.session.execute(db.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at)
+                       .execution_options(synchronize_session=False))
 
 
 def get_user(user_id: int) -> User:
