@@ -53,6 +53,7 @@ class Config:
     """Settings shared by every environment."""
 
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'refero.db'}"
+    # A pooled connection is checked before use: by SELECT 1 on SQLite, without a round trip on PostgreSQL (dbpool).
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL")
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY")

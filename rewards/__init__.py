@@ -27,6 +27,7 @@ def register_extensions(app):
     from rewards import models  # noqa: F401  (every model registered before Alembic or queries look)
     from rewards.accounts.auth import register_auth
     from rewards.bounds import register_bounds
+    from rewards.dbpool import skip_pre_ping, watch_checkouts
     from rewards.extensions import api, bootstrap, csrf, db, limiter, login_manager, mail, migrate
     from rewards.jobs import init_celery
     from rewards.templating import register_templating
@@ -34,7 +35,10 @@ def register_extensions(app):
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     register_bounds(app)
+    skip_pre_ping(app)
     db.init_app(app)
+    with app.app_context():
+        watch_checkouts(app, db.engine)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -151,3 +151,28 @@ def test_a_process_missing_settings_stops_with_words_not_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     assert ("Refero cannot start: SECRET_KEY must be set; DATABASE_URL must be set; STRIPE_WEBHOOK_SECRET must be "
             "set; PUBLIC_BASE_URL must be set when FLASK_DEBUG is off") in result.stderr
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_before_use(postgres, client):
+    """PostgreSQL restarted, failed over or ended an idle connection: the next request is served on a fresh one,
+    not answered with an error. No round trip asks first (dbpool): the closed connection has the goodbye to read."""
+    import time
+
+    def pooled_pid():
+        with db.engine.connect() as conn:
+            return conn.connection.dbapi_connection.info.backend_pid
+
+    db.session.remove()
+    db.engine.dispose()
+    with db.engine.connect() as killer:  # held, so the request below gets a connection of its own
+        assert client.get("/readyz").status_code == 200
+        victim = pooled_pid()  # the pool's one idle connection: the request's
+        killer.exec_driver_sql(f"SELECT pg_terminate_backend({victim})")
+        for _ in range(100):
+            if not killer.exec_driver_sql(f"SELECT 1 FROM pg_stat_activity WHERE pid = {victim}").first():
+                break
+            time.sleep(0.05)
+        answer = client.get("/readyz")
+        assert answer.status_code == 200, answer.json
+        assert pooled_pid() != victim
+    db.engine.dispose()
