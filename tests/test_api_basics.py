@@ -37,8 +37,8 @@ def test_key_of_disabled_user_is_401(api_as):
 
 
 def test_a_key_records_its_last_use_at_most_once_a_minute(api_as):
-    """The key's last use is written with the call's work (not on every call: that would queue one key's calls on its
-    row); an audit event of that work names the key."""
+    """The key's last use is written at most once a minute (on every call, one key's calls would queue on its row),
+    by reads as well as writes; an audit event of a call's work names the key."""
     from datetime import timedelta
 
     from rewards.audit.models import AuditEvent
@@ -47,6 +47,12 @@ def test_a_key_records_its_last_use_at_most_once_a_minute(api_as):
     api = api_as("coordinator")
     key = db.session.scalars(db.select(accounts.ApiKey).filter_by(user_id=api.user.id)).one()
     assert key.last_used_at is None
+    assert api.get("/api/v1/referrals").status_code == 200  # a read: nothing else is committed
+    db.session.refresh(key)
+    read_at = key.last_used_at
+    assert read_at is not None and utcnow() - read_at < timedelta(minutes=1)
+    key.last_used_at = None
+    db.session.commit()
     assert api.post("/api/v1/customers", json={"email": "a@example.com", "name": "A"}).status_code == 201
     db.session.refresh(key)
     first = key.last_used_at

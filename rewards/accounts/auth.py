@@ -45,8 +45,8 @@ def authenticate_api_request():
     if key is None:
         abort(401, message="A valid API key is required (Authorization: Bearer <key>).",
               headers={"WWW-Authenticate": "Bearer"})
-    # Written at most once a minute: a write per request would make every request of one key wait on
-    # that row's lock until the previous request commits (an integration's calls would run one at a time).
+    # Written at most once a minute, and committed at once, before the call's own work: a key used only to read
+    # shows its use too, and no call holds the key's row while it works (one key's calls would run one at a time).
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         service.note_key_used(key.id, now)

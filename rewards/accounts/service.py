@@ -179,8 +179,10 @@ def _key_and_user_query():
 
 
 def note_key_used(key_id: int, at: datetime) -> None:
+    """Record the key's use now, in a transaction of its own (the request's work has not started)."""
     db.session.execute(db.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at)
                        .execution_options(synchronize_session=False))
+    db.session.commit()
 
 
 def get_user(user_id: int) -> User:
