@@ -38,7 +38,7 @@ def register_extensions(app):
     skip_pre_ping(app)
     db.init_app(app)
     with app.app_context():
-        watch_checkouts(app, db.engine)
+        watch_checkouts(db.engine)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)

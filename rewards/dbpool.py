@@ -13,25 +13,22 @@ from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 
 
-def uses_postgresql(app) -> bool:
-    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
-
-
 def skip_pre_ping(app) -> None:
-    """Before the engine is made: PostgreSQL's checkouts are watched by still_open() instead of pinged."""
-    if uses_postgresql(app):
+    """Before the engine is made (only its URL tells the database yet): PostgreSQL's checkouts are watched by
+    still_open() instead of pinged."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
                                                    "pool_pre_ping": False}
 
 
-def watch_checkouts(app, engine) -> None:
-    if uses_postgresql(app):
+def watch_checkouts(engine) -> None:
+    if engine.dialect.name == "postgresql":
         event.listen(engine, "checkout", still_open)
 
 
 def still_open(dbapi_connection, connection_record, connection_proxy) -> None:
     """Refuse (DisconnectionError) a pooled connection the server has closed, or that has anything to read."""
-    if dbapi_connection.closed or dbapi_connection.broken:
+    if dbapi_connection.closed:  # psycopg: a broken connection is closed too
         raise DisconnectionError("The connection was closed.")
     readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
     if readable:
