@@ -22,15 +22,18 @@ def body(**overrides):
 
 def test_a_sale_that_proves_a_referral_is_weighed_and_rewarded_by_one_reading_of_the_program(api_as):
     """The program the decision was weighed by is the one the reward is computed with: read once, in one statement
-    with its tiers; the new sale is weighed by what was inserted, never read back."""
+    with its tiers; the new sale is weighed by what was inserted, never read back; its few candidate referrals
+    are read by one plain statement, not through a server-side cursor (DECLARE, FETCH, CLOSE: three round trips,
+    and a plan made afresh each time) as a re-validation of every pending referral streams them."""
     from sqlalchemy import event
 
     program = factories.program(min_sale_amount=1000)
     referral = factories.referral(email="buyer@example.com", created_at=utcnow() - timedelta(days=1))
-    api, statements = api_as("coordinator"), []
+    api, statements, cursors = api_as("coordinator"), [], []
 
     def seen(conn, cursor, statement, *_):
         statements.append(" ".join(statement.split()))
+        cursors.append(type(cursor).__name__)
 
     event.listen(db.engine, "before_cursor_execute", seen)
     try:
@@ -43,6 +46,7 @@ def test_a_sale_that_proves_a_referral_is_weighed_and_rewarded_by_one_reading_of
     # The currency's active versions with their tiers, once.
     reads = [s for s in statements if " FROM programs " in s]
     assert len(reads) == 1 and "JOIN program_tiers" in reads[0]
+    assert "ServerCursor" not in cursors and len(cursors) == len(statements)
     if db.engine.dialect.name == "postgresql":  # SQLite loads the sale to write its audit event (no CTE there)
         assert not [s for s in statements if s.startswith(("SELECT sales.id, sales.external_id", "SELECT sales.referral_id"))]
 

@@ -33,17 +33,21 @@ def _lock_pending(referral_filter) -> bool:
     return db.session.execute(query).first() is not None
 
 
-def weigh(referral_filter, on_progress=None) -> tuple[list, dict]:
+def weigh(referral_filter, on_progress=None, *, stream: bool = False) -> tuple[list, dict]:
     """Weigh the pending referrals matching `referral_filter` against the stored sales (not committed).
 
-    Returns the verdicts and the ids of the rewards granted, by referral id.
+    Returns the verdicts and the ids of the rewards granted, by referral id. `stream`: read the pairs from a
+    server-side cursor in batches, for a filter that may match many referrals (a re-validation); otherwise they
+    are read in one round trip, by a statement PostgreSQL keeps prepared (a cursor costs DECLARE, FETCH and
+    CLOSE, and a plan made afresh each time).
     """
     db.session.flush()
     if not _lock_pending(referral_filter):
         return [], {}
     programs = ProgramsInForce()
     results = []
-    rows = db.session.execute(pairs_query(referral_filter), execution_options={"yield_per": STREAM_BATCH})
+    rows = db.session.execute(pairs_query(referral_filter),
+                              execution_options={"yield_per": STREAM_BATCH} if stream else {})
     for _, group in groupby(rows, key=lambda row: row[0]):
         weighed = evaluate(list(group), programs)
         if weighed is not None:
@@ -207,7 +211,8 @@ def weigh_new_sale(sale_id: int, email, phone, referral_code) -> tuple[int | Non
     referral_filter = buyer_filter(email, phone, referral_code)
     if referral_filter is None:
         return None, None
-    results, rewards = weigh(referral_filter)
+    # A buyer's email or phone names a few referrals; a referral code, every pending one of its referrer.
+    results, rewards = weigh(referral_filter, stream=_known(referral_code))
     proved = [w for w in results if w.sale_id == sale_id and w.outcome not in ("pending", "rejected")]
     reward_id = next((rewards[w.referral_id] for w in proved if rewards.get(w.referral_id)), None)
     if len(proved) == 1:
@@ -237,7 +242,7 @@ def revalidate(since_sale_id: int | None = None, on_progress=None) -> Counter:
             on_progress(step)
 
     with without_gc():
-        results, rewards = weigh(referral_filter, progress)
+        results, rewards = weigh(referral_filter, progress, stream=True)
     counts = Counter(w.outcome for w in results)
     decided = marks.get("decided", time.perf_counter())
     counts["seconds_deciding"] = round(decided - started, 2)
