@@ -4,6 +4,7 @@ Command-line flags win over it (`gunicorn -w 2 -b 127.0.0.1:8001 wsgi:app`); WEB
 GUNICORN_BIND set the two most often changed. `kill -HUP <master pid>` reloads gracefully: new workers
 start on the new code, old ones finish their requests first. See docs/DEPLOY.md.
 """
+import gc
 import multiprocessing
 import os
 import shutil
@@ -56,6 +57,13 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["REFERO_OWN_METRICS_DIR"] = "1"  # this file runs again on a reload (HUP): remember it
 _own_metrics_dir = os.environ.get("REFERO_OWN_METRICS_DIR") == "1"
 _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def post_worker_init(worker):
+    """The app is loaded: its objects (modules, classes, mappers, schemas) live as long as the worker. Frozen,
+    they are out of the garbage collector's reach, so a full collection walks only what requests left behind:
+    10-20 ms on a 2-core machine instead of 110-230 ms, the slowest requests' pause (docs/verification)."""
+    gc.freeze()
 
 
 def child_exit(server, worker):

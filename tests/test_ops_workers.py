@@ -140,3 +140,22 @@ def test_an_event_its_handler_refuses_is_marked_and_audited_not_retried_forever(
                             "errors": {"amount": ["The charge names no amount."]}}
     app.config["CELERY_VISIBILITY_TIMEOUT"] = 0
     assert requeue_waiting_events.apply().result == 0
+
+
+def test_a_web_worker_freezes_what_loading_the_app_made_so_collections_skip_it(monkeypatch, tmp_path):
+    """gunicorn calls post_worker_init once the worker has loaded the app: everything alive then is frozen, out of
+    the garbage collector's full collections (a pause of 110-230 ms on two cores, the slowest requests' wait)."""
+    import gc
+    import os
+    import runpy
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # the settings file would make a directory
+    settings = runpy.run_path(os.path.join(os.path.dirname(os.path.dirname(__file__)), "gunicorn.conf.py"))
+    create_app(_config("sqlite://"))
+    tracked = len(gc.get_objects())  # what a full collection would walk
+    assert gc.get_freeze_count() == 0
+    try:
+        settings["post_worker_init"](None)
+        assert gc.get_freeze_count() >= tracked and len(gc.get_objects()) < tracked / 100
+    finally:
+        gc.unfreeze()
