@@ -46,7 +46,7 @@ def test_a_sale_that_proves_a_referral_is_weighed_and_rewarded_by_one_reading_of
     # The currency's active versions with their tiers, once.
     reads = [s for s in statements if " FROM programs " in s]
     assert len(reads) == 1 and "JOIN program_tiers" in reads[0]
-    assert "ServerCursor" not in cursors and len(cursors) == len(statements)
+    assert "ServerCursor" not in cursors
     if db.engine.dialect.name == "postgresql":  # SQLite loads the sale to write its audit event (no CTE there)
         assert not [s for s in statements if s.startswith(("SELECT sales.id, sales.external_id", "SELECT sales.referral_id"))]
 
