@@ -153,13 +153,12 @@ def compare(key: str, seconds: int, connections: int, rounds: int, every: int) -
     """The bare endpoint and POST /api/v1/sales served side by side and loaded in turns (bare, sales, sales,
     bare, …: `rounds` windows each), so a change in the shared machine's load falls on both alike; (the figures,
     the first referred buyer no window named)."""
-    endpoints = ENDPOINTS
-    windows = {name: [] for name in endpoints}
+    windows = {name: [] for name in ENDPOINTS}
     offset = 0
     for index in range(2 * rounds):
-        names = list(endpoints) if index % 4 in (0, 3) else list(reversed(endpoints))
+        names = list(ENDPOINTS) if index % 4 in (0, 3) else list(reversed(ENDPOINTS))
         name = names[index % 2]
-        port, path = endpoints[name]
+        port, path = ENDPOINTS[name]
         window = load(port, path, key, max(1, round(seconds / rounds)), connections, f"buyer-w{index}", every, offset)
         windows[name].append(window)
         if every:
@@ -276,7 +275,7 @@ def main():
         servers = [serve("bench.bare_app:app", env, 8765), serve("wsgi:app", {**env, "REDIS_URL": REDIS_URL}, 8767)]
         try:
             if args.warmup:  # the same mix, so every worker has built and prepared a qualifying sale's statements
-                for port, path in ((8765, "/bare"), (8767, "/api/v1/sales")):
+                for port, path in ENDPOINTS.values():
                     load(port, path, key, args.warmup, args.connections, f"warmup{port}", args.referred_every,
                          REFERRALS - WARMUP_BUYERS)
             results, offset = compare(key, args.seconds, args.connections, args.rounds, args.referred_every)
