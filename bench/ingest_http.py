@@ -156,8 +156,7 @@ def compare(key: str, seconds: int, connections: int, rounds: int, every: int) -
     windows = {name: [] for name in ENDPOINTS}
     offset = 0
     for index in range(2 * rounds):
-        names = list(ENDPOINTS) if index % 4 in (0, 3) else list(reversed(ENDPOINTS))
-        name = names[index % 2]
+        name = list(ENDPOINTS)[(index % 2) ^ (index // 2 % 2)]  # bare, sales, sales, bare, …
         port, path = ENDPOINTS[name]
         window = load(port, path, key, max(1, round(seconds / rounds)), connections, f"buyer-w{index}", every, offset)
         windows[name].append(window)
