@@ -142,20 +142,28 @@ def test_an_event_its_handler_refuses_is_marked_and_audited_not_retried_forever(
     assert requeue_waiting_events.apply().result == 0
 
 
-def test_a_web_worker_freezes_what_loading_the_app_made_so_collections_skip_it(monkeypatch, tmp_path):
+def test_a_web_worker_freezes_what_loading_the_app_made_so_collections_skip_it(tmp_path):
     """gunicorn calls post_worker_init once the worker has loaded the app: everything alive then is frozen, out of
-    the garbage collector's full collections (a pause of 110-230 ms on two cores, the slowest requests' wait)."""
-    import gc
+    the garbage collector's full collections (a pause of 110-230 ms on two cores, the slowest requests' wait).
+    Run in a process of its own, as a worker is: freezing this one would hold other tests' garbage."""
     import os
-    import runpy
+    import subprocess
+    import sys
 
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # the settings file would make a directory
-    settings = runpy.run_path(os.path.join(os.path.dirname(os.path.dirname(__file__)), "gunicorn.conf.py"))
-    create_app(_config("sqlite://"))
-    tracked = len(gc.get_objects())  # what a full collection would walk
-    assert gc.get_freeze_count() == 0
-    try:
-        settings["post_worker_init"](None)
-        assert gc.get_freeze_count() >= tracked and len(gc.get_objects()) < tracked / 100
-    finally:
-        gc.unfreeze()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    worker = (
+        "import gc, runpy\n"
+        "settings = runpy.run_path('gunicorn.conf.py')\n"
+        "from rewards import create_app\n"
+        "from tests.conftest import _config\n"
+        "create_app(_config('sqlite://'))\n"
+        "tracked = len(gc.get_objects())\n"
+        "assert gc.get_freeze_count() == 0\n"
+        "settings['post_worker_init'](None)\n"
+        "print(tracked, gc.get_freeze_count(), len(gc.get_objects()))\n")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}  # the settings file would make a directory
+    answer = subprocess.run([sys.executable, "-c", worker], cwd=root, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert answer.returncode == 0, answer.stderr
+    tracked, frozen, left = map(int, answer.stdout.split())
+    assert frozen >= tracked and left < tracked / 100
