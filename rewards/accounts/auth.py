@@ -10,8 +10,8 @@ from flask_smorest import abort
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits import parse
 
-from rewards.accounts import service
-from rewards.accounts.models import User
+from rewards.accounts import key_memory, service
+from rewards.accounts.models import ApiKey, User
 from rewards.clock import utcnow
 from rewards.extensions import db, limiter, login_manager
 
@@ -175,5 +175,6 @@ def register_auth(app):
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     spare_the_api_rate_limiting(app)
+    key_memory.init_key_memory(app, User, ApiKey)
     app.before_request(authenticate_api_request)
     app.before_request(enforce_idle_timeout)

@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
 from rewards import audit
-from rewards.accounts import tokens
+from rewards.accounts import key_memory, tokens
 from rewards.accounts.models import ROLES, ApiKey, User, new_session_token
 from rewards.clock import utcnow
 from rewards.contacts import normalize_email
@@ -164,9 +164,16 @@ def api_key_for(secret: str) -> KeyInUse | None:
     """The live key matching `secret`, whose user is active; else None."""
     if not secret or not secret.startswith(API_KEY_PREFIX) or len(secret) > 100:
         return None
-    found = db.session.execute(_key_and_user_query(), {"key_hash": _hash_key(secret)}).first()
+    key_hash, memory = _hash_key(secret), key_memory.current()
+    version = memory.version() if memory is not None else None  # read before the database: see key_memory
+    known = memory.recall(key_hash, version) if version is not None else None
+    if known is not None:
+        return KeyInUse(known.id, known.user_id, known.last_used_at, db.session.merge(known.user, load=False))
+    found = db.session.execute(_key_and_user_query(), {"key_hash": key_hash}).first()
     if found is None or found.revoked_at is not None or found.User.is_disabled:
         return None
+    if version is not None:
+        memory.remember(key_hash, version, found.id, found.user_id, found.last_used_at, found.User)
     return KeyInUse(found.id, found.user_id, found.last_used_at, found.User)
 
 
@@ -183,6 +190,8 @@ def note_key_used(key_id: int, at: datetime) -> None:
     db.session.execute(db.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at)
                        .execution_options(synchronize_session=False))
     db.session.commit()
+    if key_memory.current() is not None:
+        key_memory.current().noted_use(key_id, at)
 
 
 def get_user(user_id: int) -> User:

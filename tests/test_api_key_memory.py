@@ -1,0 +1,148 @@
+"""API keys remembered by each process (with Redis): no query per call, and a change in any process seen by all
+at the next call. Two apps stand for two gunicorn processes: each has its own memory, both share Redis."""
+import sqlalchemy as sa
+import pytest
+import redis
+
+from rewards import create_app
+from rewards.accounts import key_memory, service as accounts
+from rewards.accounts.models import ApiKey, User
+from rewards.extensions import db
+from tests import factories
+from tests.conftest import IsolatedClient, _config
+from tests.test_ops_health import REDIS_URL, _closed_port, redis_server  # noqa: F401  (fixture)
+
+
+def _process(migrated, redis_url=REDIS_URL):
+    app = create_app(_config(migrated, REDIS_URL=redis_url))
+    app.test_client_class = IsolatedClient
+    return app
+
+
+@pytest.fixture
+def processes(app, migrated, redis_server):  # noqa: F811
+    """(web, other): two processes of one deployment; `app` (no Redis) empties the tables afterwards."""
+    redis.Redis.from_url(REDIS_URL).delete(key_memory.VERSION_KEY)
+    apps = _process(migrated), _process(migrated)
+    yield apps
+    for each in apps:
+        _close(each)
+    create_app(_config(migrated))  # Celery back to inline work for the tests that follow
+
+
+def _close(app):
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+        key_memory.current().redis.close()
+
+
+class KeyQueries:
+    """Counts the statements reading API keys that `app` sends."""
+
+    def __init__(self, app):
+        with app.app_context():
+            self.engine = db.engine
+        self.count = 0
+        sa.event.listen(self.engine, "before_cursor_execute", self.seen)
+
+    def seen(self, conn, cursor, statement, *args):
+        self.count += "FROM users JOIN api_keys" in statement
+
+    def close(self):
+        sa.event.remove(self.engine, "before_cursor_execute", self.seen)
+
+
+def _key(app, role="coordinator"):
+    with app.app_context():
+        user = factories.user(role=role)
+        _, secret = factories.api_key(user)
+        return user.id, {"Authorization": f"Bearer {secret}"}
+
+
+def test_a_remembered_key_costs_no_query_and_a_revocation_elsewhere_is_seen_at_the_next_call(processes):
+    web, other = processes
+    user_id, headers = _key(other)
+    client, queries = web.test_client(), KeyQueries(web)
+    try:
+        assert [client.get("/api/v1/referrals", headers=headers).status_code for _ in range(3)] == [200] * 3
+        assert queries.count == 1  # the first call asked the database; the next two remembered its answer
+        with other.app_context():
+            accounts.revoke_api_key(db.session.scalars(sa.select(ApiKey).filter_by(user_id=user_id)).one())
+            db.session.commit()
+        assert client.get("/api/v1/referrals", headers=headers).status_code == 401
+        assert queries.count == 2
+    finally:
+        queries.close()
+
+
+def test_a_user_disabled_in_another_process_is_refused_at_the_next_call(processes):
+    web, other = processes
+    user_id, headers = _key(other)
+    client = web.test_client()
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 200
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 200
+    with other.app_context():
+        accounts.set_disabled(db.session.get(User, user_id), True)
+        db.session.commit()
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 401
+
+
+def test_a_revocation_in_the_same_process_is_seen_at_once(processes):
+    web, _ = processes
+    user_id, headers = _key(web)
+    client = web.test_client()
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 200
+    with web.app_context():
+        accounts.revoke_api_key(db.session.scalars(sa.select(ApiKey).filter_by(user_id=user_id)).one())
+        db.session.commit()
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 401
+
+
+def test_a_remembered_customer_still_sees_only_their_own_referrals(processes):
+    web, other = processes
+    with other.app_context():
+        mine = factories.user(role="customer")
+        own = factories.referral(referrer=mine.customer).id
+        factories.referral()  # someone else's
+        _, secret = factories.api_key(mine)
+    client = web.test_client()
+    for _ in range(2):  # asked, then remembered: the user's customer record still loads in the call's session
+        answer = client.get("/api/v1/referrals", headers={"Authorization": f"Bearer {secret}"})
+        assert answer.status_code == 200
+        assert [item["id"] for item in answer.json] == [own]
+
+
+def test_a_change_made_outside_the_app_is_seen_once_the_memory_lapses(processes, monkeypatch):
+    """psql bumps no counter: a process trusts what it remembered for MEMORY_SECONDS at most."""
+    web, _ = processes
+    user_id, headers = _key(web)
+    client = web.test_client()
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 200
+    with web.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE user_id = :u"),
+                         {"u": user_id})
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 200
+    later = key_memory.time.monotonic() + key_memory.MEMORY_SECONDS + 1
+    monkeypatch.setattr(key_memory.time, "monotonic", lambda: later)
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 401
+
+
+def test_while_redis_does_not_answer_every_call_asks_the_database(app, migrated):
+    web = _process(migrated, f"redis://127.0.0.1:{_closed_port()}/0")
+    try:
+        user_id, headers = _key(web)
+        client, queries = web.test_client(), KeyQueries(web)
+        try:
+            assert [client.get("/api/v1/referrals", headers=headers).status_code for _ in range(2)] == [200, 200]
+            assert queries.count == 2
+            with web.app_context():
+                accounts.revoke_api_key(db.session.scalars(sa.select(ApiKey).filter_by(user_id=user_id)).one())
+                db.session.commit()  # Redis cannot be told: nothing was remembered, so nothing is stale
+            assert client.get("/api/v1/referrals", headers=headers).status_code == 401
+        finally:
+            queries.close()
+    finally:
+        _close(web)
+        create_app(_config(migrated))
