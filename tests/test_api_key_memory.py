@@ -67,6 +67,10 @@ def test_a_remembered_key_costs_no_query_and_a_revocation_elsewhere_is_seen_at_t
     try:
         assert [client.get("/api/v1/referrals", headers=headers).status_code for _ in range(3)] == [200] * 3
         assert queries.count == 1  # the first call asked the database; the next two remembered its answer
+        with web.app_context():
+            remembered = list(key_memory.current().entries.values())
+        assert [known.user_id for known in remembered] == [user_id]
+        assert not {"password_hash", "session_token"} & set(vars(remembered[0].user))  # no secret kept
         with other.app_context():
             accounts.revoke_api_key(db.session.scalars(sa.select(ApiKey).filter_by(user_id=user_id)).one())
             db.session.commit()

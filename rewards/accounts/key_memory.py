@@ -77,9 +77,14 @@ class KeyMemory:
                         MEMORY_SECONDS)
 
 
+# Secrets stay out of the memory: an API call never reads them (merged without them, they load if ever read).
+NOT_REMEMBERED = ("password_hash", "session_token")
+
+
 def _detached_copy(user):
     """A copy of `user`'s columns, detached: merged into each call's session without a query (merge, load=False)."""
-    copy = type(user)(**{attr.key: getattr(user, attr.key) for attr in inspect(type(user)).column_attrs})
+    copy = type(user)(**{attr.key: getattr(user, attr.key) for attr in inspect(type(user)).column_attrs
+                         if attr.key not in NOT_REMEMBERED})
     make_transient_to_detached(copy)
     return copy
 
