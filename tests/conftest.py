@@ -268,6 +268,22 @@ def api_as(app, client):
     return make
 
 
+def _answered_from_memory(app):
+    """werkzeug's development server skips closing a response when the browser has dropped the connection (a
+    favicon cancelled by the next navigation): the open static file is left to the garbage collector, whose
+    ResourceWarning then fails whichever later test is running. Each response is read and closed at once."""
+
+    def serve(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return serve
+
+
 @pytest.fixture
 def live_server(app):
     """The app served over HTTP on a free loopback port, in a thread, for the real browser."""
@@ -275,7 +291,7 @@ def live_server(app):
 
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _answered_from_memory(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{server.server_port}"
