@@ -64,7 +64,7 @@ class KeyMemory:
                                             time.monotonic() + MEMORY_SECONDS)
 
     def noted_use(self, key_id: int, at) -> None:
-        for known in self.entries.values():
+        for known in list(self.entries.values()):  # a threaded server may remember another key meanwhile
             if known.id == key_id:
                 known.last_used_at = at
 
