@@ -150,3 +150,24 @@ def test_while_redis_does_not_answer_every_call_asks_the_database(app, migrated)
     finally:
         _close(web)
         create_app(_config(migrated))
+
+
+def test_with_its_key_remembered_a_sale_that_proves_nothing_is_one_statement(processes, postgres):
+    """The benchmark's common case (PostgreSQL): the sale's INSERT, which also audits it, and nothing else."""
+    web, other = processes
+    _, headers = _key(other)
+    client, statements = web.test_client(), []
+    with web.app_context():
+        engine = db.engine
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    sale = {"email": "nobody@example.com", "amount": 5000, "currency": "usd", "occurred_at": "2026-06-01T10:00:00Z"}
+    assert client.post("/api/v1/sales", json={**sale, "external_id": "s-1"}, headers=headers).status_code == 201
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.post("/api/v1/sales", json={**sale, "external_id": "s-2"}, headers=headers).status_code == 201
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and statements[0].startswith("WITH new_sale AS (INSERT INTO sales")

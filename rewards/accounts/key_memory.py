@@ -1,7 +1,7 @@
 """Who an API key is, remembered by each process between calls, and forgotten everywhere when accounts change.
 
 Every /api/v1 call reads its key and the key's user: on a busy integration, one statement per call, with the same
-answer each time (a fifth of recording a sale that proves nothing). Each process remembers that answer, tagged
+answer each time (about a sixth of recording a sale that proves nothing). Each process remembers that answer, tagged
 with a counter in Redis that every committed change to a user or an API key increments (a key revoked, a user
 disabled, a key created). A call reads the counter (one Redis GET, a small part of the query's cost) and trusts a
 remembered answer only under the same counter, so a key revoked in any process is refused by every other at its
