@@ -139,8 +139,12 @@ def test_while_redis_does_not_answer_every_call_asks_the_database(app, migrated)
         user_id, headers = _key(web)
         client, queries = web.test_client(), KeyQueries(web)
         try:
+            with web.app_context():
+                memory, tries = key_memory.current(), []
+                memory.redis.get = lambda *args, real=memory.redis.get: tries.append(args) or real(*args)
             assert [client.get("/api/v1/referrals", headers=headers).status_code for _ in range(2)] == [200, 200]
             assert queries.count == 2
+            assert len(tries) == 1  # after a failure, Redis is left alone for a while: no wait on every call
             with web.app_context():
                 accounts.revoke_api_key(db.session.scalars(sa.select(ApiKey).filter_by(user_id=user_id)).one())
                 db.session.commit()  # Redis cannot be told: nothing was remembered, so nothing is stale

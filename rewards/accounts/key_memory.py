@@ -9,8 +9,8 @@ next call. The counter is read before the database, and bumped after the change 
 lets a process remember an answer older than the counter it is tagged with.
 
 Without Redis (the embedded default) or while Redis does not answer, nothing is remembered: each call reads the
-database, as before. A change made outside the app (psql) does not bump the counter: MEMORY_SECONDS bounds how
-long a process may trust an answer it remembered.
+database, as before. A change made outside the app (psql), or committed while Redis does not answer, does not
+bump the counter: MEMORY_SECONDS bounds how long a process may trust an answer it remembered.
 """
 import logging
 import time
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 VERSION_KEY = "refero:accounts:version"
 MEMORY_SECONDS = 30
+RETRY_SECONDS = 5
 EXTENSION = "refero_api_key_memory"
 # Session.info flag: a user or an API key was written since the last commit. Left as it is by a rollback (a
 # savepoint's included): forgetting once too often costs one query per process.
@@ -45,12 +46,20 @@ class KeyMemory:
     def __init__(self, redis_url: str):
         self.redis = redis.Redis.from_url(redis_url, socket_connect_timeout=0.5, socket_timeout=0.5)
         self.entries: dict[str, Remembered] = {}
+        self.asleep_until = 0.0
 
     def version(self) -> bytes | None:
-        """The accounts' counter now; None when Redis does not answer (then nothing is remembered or recalled)."""
+        """The accounts' counter now; None when Redis does not answer (then nothing is remembered or recalled).
+
+        After a failure Redis is left alone for RETRY_SECONDS: a Redis that swallows packets would otherwise cost
+        every API call the connect timeout before it asks the database."""
+        if time.monotonic() < self.asleep_until:
+            return None
         try:
             return self.redis.get(VERSION_KEY) or b"0"
         except redis.RedisError:
+            self.asleep_until = time.monotonic() + RETRY_SECONDS
+            self.entries.clear()  # a change made meanwhile cannot bump the counter: ask the database afresh
             return None
 
     def recall(self, key_hash: str, version: bytes) -> Remembered | None:
