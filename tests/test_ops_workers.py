@@ -167,3 +167,29 @@ def test_a_web_worker_freezes_what_loading_the_app_made_so_collections_skip_it(t
     assert answer.returncode == 0, answer.stderr
     tracked, frozen, left = map(int, answer.stdout.split())
     assert frozen >= tracked and left < tracked / 100
+
+
+def test_a_celery_pool_process_freezes_what_loading_the_app_made(tmp_path):
+    """Celery sends worker_process_init in each pool process it forks: the app loaded then is frozen, as in a web
+    worker. In a process of its own, as a pool process is."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pool_process = (
+        "import gc\n"
+        "from celery.signals import worker_process_init\n"
+        "import rewards.worker\n"
+        "tracked = len(gc.get_objects())\n"
+        "assert gc.get_freeze_count() == 0\n"
+        "worker_process_init.send(sender=None)\n"
+        "print(tracked, gc.get_freeze_count(), len(gc.get_objects()))\n")
+    env = {**os.environ, "FLASK_DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.db'}",
+           "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    env.pop("REDIS_URL", None)
+    answer = subprocess.run([sys.executable, "-c", pool_process], cwd=root, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert answer.returncode == 0, answer.stderr
+    tracked, frozen, left = map(int, answer.stdout.split())
+    assert frozen >= tracked and left < tracked / 100
