@@ -142,54 +142,49 @@ def test_an_event_its_handler_refuses_is_marked_and_audited_not_retried_forever(
     assert requeue_waiting_events.apply().result == 0
 
 
-def test_a_web_worker_freezes_what_loading_the_app_made_so_collections_skip_it(tmp_path):
-    """gunicorn calls post_worker_init once the worker has loaded the app: everything alive then is frozen, out of
-    the garbage collector's full collections (a pause of 110-230 ms on two cores, the slowest requests' wait).
-    Run in a process of its own, as a worker is: freezing this one would hold other tests' garbage."""
+def _freeze_in_a_process_of_its_own(load: str, hook: str, env: dict) -> tuple[int, int, int]:
+    """Run `load` (Python loading the app) then `hook` (the freeze) in a fresh interpreter, as a worker is: freezing
+    this process would hold other tests' garbage. (objects tracked before the hook, frozen by it, tracked after)."""
     import os
     import subprocess
     import sys
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    worker = (
-        "import gc, runpy\n"
-        "settings = runpy.run_path('gunicorn.conf.py')\n"
-        "from rewards import create_app\n"
-        "from tests.conftest import _config\n"
-        "create_app(_config('sqlite://'))\n"
-        "tracked = len(gc.get_objects())\n"
-        "assert gc.get_freeze_count() == 0\n"
-        "settings['post_worker_init'](None)\n"
-        "print(tracked, gc.get_freeze_count(), len(gc.get_objects()))\n")
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}  # the settings file would make a directory
-    answer = subprocess.run([sys.executable, "-c", worker], cwd=root, env=env, capture_output=True, text=True,
+    script = (f"import gc\n{load}\n"
+              "tracked = len(gc.get_objects())\n"
+              "assert gc.get_freeze_count() == 0\n"
+              f"{hook}\n"
+              "print(tracked, gc.get_freeze_count(), len(gc.get_objects()))\n")
+    answer = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
                             timeout=120)
     assert answer.returncode == 0, answer.stderr
     tracked, frozen, left = map(int, answer.stdout.split())
+    return tracked, frozen, left
+
+
+def test_a_web_worker_freezes_what_loading_the_app_made_so_collections_skip_it(tmp_path):
+    """gunicorn calls post_worker_init once the worker has loaded the app: everything alive then is frozen, out of
+    the garbage collector's full collections (a pause of 110-230 ms on two cores, the slowest requests' wait)."""
+    import os
+
+    load = ("import runpy\n"
+            "settings = runpy.run_path('gunicorn.conf.py')\n"
+            "from rewards import create_app\n"
+            "from tests.conftest import _config\n"
+            "create_app(_config('sqlite://'))")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}  # the settings file would make a directory
+    tracked, frozen, left = _freeze_in_a_process_of_its_own(load, "settings['post_worker_init'](None)", env)
     assert frozen >= tracked and left < tracked / 100
 
 
 def test_a_celery_pool_process_freezes_what_loading_the_app_made(tmp_path):
     """Celery sends worker_process_init in each pool process it forks: the app loaded then is frozen, as in a web
-    worker. In a process of its own, as a pool process is."""
+    worker."""
     import os
-    import subprocess
-    import sys
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    pool_process = (
-        "import gc\n"
-        "from celery.signals import worker_process_init\n"
-        "import rewards.worker\n"
-        "tracked = len(gc.get_objects())\n"
-        "assert gc.get_freeze_count() == 0\n"
-        "worker_process_init.send(sender=None)\n"
-        "print(tracked, gc.get_freeze_count(), len(gc.get_objects()))\n")
+    load = "from celery.signals import worker_process_init\nimport rewards.worker"
     env = {**os.environ, "FLASK_DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.db'}",
            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     env.pop("REDIS_URL", None)
-    answer = subprocess.run([sys.executable, "-c", pool_process], cwd=root, env=env, capture_output=True, text=True,
-                            timeout=120)
-    assert answer.returncode == 0, answer.stderr
-    tracked, frozen, left = map(int, answer.stdout.split())
+    tracked, frozen, left = _freeze_in_a_process_of_its_own(load, "worker_process_init.send(sender=None)", env)
     assert frozen >= tracked and left < tracked / 100
