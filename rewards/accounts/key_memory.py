@@ -122,5 +122,6 @@ def _changed(mapper, connection, target) -> None:
 
 
 def _after_commit(session) -> None:
-    if session.info.pop(_CHANGED, False) and has_app_context() and current() is not None:
-        current().forget_everywhere()
+    memory = current() if session.info.pop(_CHANGED, False) and has_app_context() else None
+    if memory is not None:
+        memory.forget_everywhere()

@@ -190,8 +190,9 @@ def note_key_used(key_id: int, at: datetime) -> None:
     db.session.execute(db.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at)
                        .execution_options(synchronize_session=False))
     db.session.commit()
-    if key_memory.current() is not None:
-        key_memory.current().noted_use(key_id, at)
+    memory = key_memory.current()
+    if memory is not None:
+        memory.noted_use(key_id, at)
 
 
 def get_user(user_id: int) -> User:
