@@ -2,7 +2,7 @@
 
 from rewards import audit
 from rewards.accounts.models import User
-from rewards.bulk import among, chunks
+from rewards.bulk import Prebuilt, among_param, chunks
 from rewards.customers.models import Customer
 from rewards.contacts import normalize_email, normalize_phone
 from rewards.errors import Conflict, InvalidInput, NotFound
@@ -65,5 +65,10 @@ def lock_referrers(customer_ids) -> None:
     """lock_referrer() for many, in id order, so two workers locking overlapping sets never deadlock."""
     ordered = sorted(set(customer_ids))
     for chunk in chunks(ordered, LOCK_CHUNK):
-        db.session.execute(db.select(Customer.id).where(among(Customer.id, chunk)).order_by(Customer.id)
-                           .with_for_update(key_share=True))
+        db.session.execute(_lock_statement(), {"customer_ids": chunk})
+
+
+@Prebuilt
+def _lock_statement():
+    return (db.select(Customer.id).where(among_param(Customer.id, "customer_ids")).order_by(Customer.id)
+            .with_for_update(key_share=True))

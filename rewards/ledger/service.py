@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from rewards.bulk import among, chunks, insert_rows
+from rewards.bulk import Prebuilt, among_param, chunks, insert_rows
 from rewards.clock import utcnow
 from rewards.extensions import db
 from rewards.ledger.models import ACCOUNT_KINDS, REFERRER_KINDS, Account, LedgerEntry, LedgerTransaction
@@ -98,12 +98,17 @@ def expense_account(currency: str) -> Account:
     return get_account("reward_expense", currency)
 
 
+@Prebuilt
+def _accounts_statement():
+    return select(Account.key, Account.id).where(among_param(Account.key, "keys"))
+
+
 def account_ids(refs) -> dict[str, int]:
     """{key: account id} for AccountRefs, creating the missing accounts in one statement."""
     wanted = {ref.key: ref for ref in refs}
     found: dict[str, int] = {}
     for chunk in chunks(list(wanted), CHUNK):
-        found.update(db.session.execute(select(Account.key, Account.id).where(among(Account.key, chunk))).all())
+        found.update(db.session.execute(_accounts_statement(), {"keys": chunk}).all())
     missing = [wanted[key] for key in wanted if key not in found]
     if missing:
         for ref in missing:
@@ -129,11 +134,16 @@ def check_balanced(legs: list[Leg]) -> None:
         raise UnbalancedTransaction(f"legs do not sum to zero: {broken}")
 
 
+@Prebuilt
+def _existing_keys_statement():
+    return (select(LedgerTransaction.idempotency_key, LedgerTransaction.id)
+            .where(among_param(LedgerTransaction.idempotency_key, "keys")))
+
+
 def _existing_keys(keys: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in chunks(keys, CHUNK):
-        found.update(db.session.execute(select(LedgerTransaction.idempotency_key, LedgerTransaction.id)
-                                        .where(among(LedgerTransaction.idempotency_key, chunk))).all())
+        found.update(db.session.execute(_existing_keys_statement(), {"keys": chunk}).all())
     return found
 
 

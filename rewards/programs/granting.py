@@ -9,11 +9,11 @@ grant_reward() is grant_rewards() of one pair.
 import bisect
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from rewards import audit, events
-from rewards.bulk import among, chunks, insert_rows
+from rewards.bulk import Prebuilt, among_param, chunks, insert_rows
 from rewards.clock import utcnow
 from rewards.customers.service import lock_referrers
 from rewards.extensions import db
@@ -52,35 +52,58 @@ class ProgramsInForce:
         return self._cache[key]
 
 
+@Prebuilt
+def _referrers_statement():
+    return select(Referral.id, Referral.referrer_id).where(among_param(Referral.id, "referral_ids"))
+
+
 def _referrers(referral_ids: list[int]) -> dict[int, int]:
     referrers = {}
     for chunk in chunks(referral_ids, CHUNK):
-        referrers.update(db.session.execute(select(Referral.id, Referral.referrer_id)
-                                            .where(among(Referral.id, chunk))).all())
+        referrers.update(db.session.execute(_referrers_statement(), {"referral_ids": chunk}).all())
     return referrers
+
+
+@Prebuilt
+def _facts_statement():
+    refunds = (select(Refund.sale_id, func.sum(Refund.amount).label("total"), func.count().label("n"))
+               .where(among_param(Refund.sale_id, "sale_ids")).group_by(Refund.sale_id).subquery())
+    return (select(Sale.id, Sale.amount, func.coalesce(refunds.c.total, 0), func.coalesce(refunds.c.n, 0),
+                   Sale.currency, Sale.occurred_at)
+            .outerjoin(refunds, refunds.c.sale_id == Sale.id).where(among_param(Sale.id, "sale_ids")))
 
 
 def _facts(pairs: list[tuple[int, int]], referrers: dict[int, int]) -> dict[int, tuple]:
     """{referral_id: (referrer_id, sale_id, amount, refunded, refund_count, currency, occurred_at)}."""
     facts = {}
     for chunk in chunks(pairs, CHUNK):
-        sale_ids = {sale_id for _, sale_id in chunk}
-        refunds = (select(Refund.sale_id, func.sum(Refund.amount).label("total"), func.count().label("n"))
-                   .where(among(Refund.sale_id, sale_ids)).group_by(Refund.sale_id).subquery())
-        rows = {row[0]: row[1:] for row in db.session.execute(
-            select(Sale.id, Sale.amount, func.coalesce(refunds.c.total, 0), func.coalesce(refunds.c.n, 0),
-                   Sale.currency, Sale.occurred_at)
-            .outerjoin(refunds, refunds.c.sale_id == Sale.id).where(among(Sale.id, sale_ids)))}
+        sale_ids = sorted({sale_id for _, sale_id in chunk})
+        rows = {row[0]: row[1:] for row in db.session.execute(_facts_statement(), {"sale_ids": sale_ids})}
         for referral_id, sale_id in chunk:
             facts[referral_id] = (referrers[referral_id], sale_id, *rows[sale_id])
     return facts
 
 
+@Prebuilt
+def _existing_statement():
+    return select(Reward.referral_id, Reward.id).where(among_param(Reward.referral_id, "referral_ids"))
+
+
 def _existing(referral_ids: list[int]) -> dict[int, int]:
     found = {}
     for chunk in chunks(referral_ids, CHUNK):
-        found.update(db.session.execute(select(Reward.referral_id, Reward.id).where(among(Reward.referral_id, chunk))).all())
+        found.update(db.session.execute(_existing_statement(), {"referral_ids": chunk}).all())
     return found
+
+
+@Prebuilt
+def _years_statement():
+    return (select(Reward.referrer_id, func.count(Reward.id).filter(Reward.status != "reversed"),
+                   func.coalesce(func.sum(Reward.value), 0))
+            .join(Sale, Sale.id == Reward.sale_id)
+            .where(among_param(Reward.referrer_id, "referrer_ids"), Reward.currency == bindparam("currency"),
+                   Sale.occurred_at >= bindparam("start"), Sale.occurred_at < bindparam("end"))
+            .group_by(Reward.referrer_id))
 
 
 def years_so_far(keys: set[tuple]) -> dict[tuple, Year]:
@@ -96,13 +119,8 @@ def years_so_far(keys: set[tuple]) -> dict[tuple, Year]:
     for (currency, year), referrer_ids in by_period.items():
         start, end = year, year.replace(year=year.year + 1)
         for chunk in chunks(sorted(referrer_ids), CHUNK):
-            rows = db.session.execute(
-                select(Reward.referrer_id, func.count(Reward.id).filter(Reward.status != "reversed"),
-                       func.coalesce(func.sum(Reward.value), 0))
-                .join(Sale, Sale.id == Reward.sale_id)
-                .where(among(Reward.referrer_id, chunk), Reward.currency == currency,
-                       Sale.occurred_at >= start, Sale.occurred_at < end)
-                .group_by(Reward.referrer_id))
+            rows = db.session.execute(_years_statement(), {"referrer_ids": chunk, "currency": currency,
+                                                           "start": start, "end": end})
             for referrer_id, count, total in rows:
                 years[(referrer_id, currency, year)] = Year(int(count), int(total))
     return years

@@ -5,11 +5,12 @@ Rewards are granted by rewards.programs.granting; their amounts come from reward
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from rewards import audit, events
+from rewards.bulk import Prebuilt
 from rewards.clock import utcnow
 from rewards.customers.service import lock_referrer
 from rewards.errors import Conflict, InvalidInput, NotFound
@@ -32,8 +33,13 @@ def program_in_force(currency: str, at: datetime) -> Program | None:
 
 def active_versions(currency: str) -> list[Program]:
     """Every active version for `currency`, tiers loaded: one statement (a currency has a handful of versions)."""
-    return db.session.scalars(db.select(Program).options(joinedload(Program.tiers))
-                              .where(Program.currency == currency, Program.active.is_(True))).unique().all()
+    return db.session.scalars(_active_versions_statement(), {"currency": currency}).unique().all()
+
+
+@Prebuilt
+def _active_versions_statement():
+    return (db.select(Program).options(joinedload(Program.tiers))
+            .where(Program.currency == bindparam("currency"), Program.active.is_(True)))
 
 
 def in_force(versions: list[Program], at: datetime) -> Program | None:

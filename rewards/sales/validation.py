@@ -1,14 +1,15 @@
 """Running the checks (for one new sale, or re-validating pending referrals) and writing the decisions in bulk."""
+import functools
 from collections import Counter
 from itertools import groupby
 
 import time
 
-from sqlalchemy import BindParameter, and_, exists, false, or_, select
+from sqlalchemy import BindParameter, and_, bindparam, exists, false, or_, select
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
-from rewards.bulk import among, chunks, insert_rows, update_rows, without_jit
+from rewards.bulk import Prebuilt, among, among_param, chunks, insert_rows, update_rows, without_jit
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.events import referral_needs_review
@@ -25,29 +26,45 @@ from rewards.sales.models import Decision, Sale
 CHUNK = 1000
 
 
-def _lock_pending(referral_filter) -> bool:
+def _lock_query(referral_filter):
     """Lock the pending referrals in question (PostgreSQL), so two workers never decide one referral twice."""
     query = select(Referral.id).where(Referral.status == "pending", referral_filter).order_by(Referral.id)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update()
-    return db.session.execute(query).first() is not None
+    return query
 
 
-def weigh(referral_filter, on_progress=None, *, stream: bool = False) -> tuple[list, dict]:
+_WEIGHING: dict = {}
+
+
+def _weighing(referral_filter, params: dict | None) -> tuple:
+    """The lock and pairs statements for `referral_filter`. A filter with bound parameters (`params`: a new sale's,
+    one filter per shape of buyer) keeps its statements: they are built once per process and database."""
+    if params is None:
+        return _lock_query(referral_filter), pairs_query(referral_filter)
+    key = (db.engine.dialect.name, id(referral_filter))
+    remembered = _WEIGHING.get(key)
+    if remembered is None or remembered[0] is not referral_filter:
+        remembered = _WEIGHING[key] = (referral_filter, _lock_query(referral_filter), pairs_query(referral_filter))
+    return remembered[1:]
+
+
+def weigh(referral_filter, on_progress=None, *, stream: bool = False, params: dict | None = None) -> tuple[list, dict]:
     """Weigh the pending referrals matching `referral_filter` against the stored sales (not committed).
 
     Returns the verdicts and the ids of the rewards granted, by referral id. `stream`: read the pairs from a
     server-side cursor in batches, for a filter that may match many referrals (a re-validation); otherwise they
     are read in one round trip, by a statement PostgreSQL keeps prepared (a cursor costs DECLARE, FETCH and
-    CLOSE, and a plan made afresh each time).
+    CLOSE, and a plan made afresh each time). `params`: the values of the filter's bound parameters, for a
+    filter that is built once and kept (a new sale's, buyer_filter()).
     """
     db.session.flush()
-    if not _lock_pending(referral_filter):
+    lock, pairs = _weighing(referral_filter, params)
+    if db.session.execute(lock, params).first() is None:
         return [], {}
     programs = ProgramsInForce()
     results = []
-    rows = db.session.execute(pairs_query(referral_filter),
-                              execution_options={"yield_per": STREAM_BATCH} if stream else {})
+    rows = db.session.execute(pairs, params, execution_options={"yield_per": STREAM_BATCH} if stream else {})
     for _, group in groupby(rows, key=lambda row: row[0]):
         weighed = evaluate(list(group), programs)
         if weighed is not None:
@@ -66,46 +83,69 @@ def weigh(referral_filter, on_progress=None, *, stream: bool = False) -> tuple[l
     return results, _write(results, programs, on_progress)
 
 
+@Prebuilt
+def _staff_statement():
+    join = or_(User.id == Customer.user_id, User.email == Customer.email)
+    return (select(Customer.id, User.email).join(User, join)
+            .where(among_param(Customer.id, "referrer_ids"), User.role.in_(STAFF_ROLES)))
+
+
 def _staff_referrers(referrer_ids: list) -> dict[int, str]:
     """The referrers who are staff members' own customer records (linked, or the same email): {id: staff email}."""
     staff = {}
-    join = or_(User.id == Customer.user_id, User.email == Customer.email)
     for chunk in chunks(referrer_ids, CHUNK):
-        rows = db.session.execute(select(Customer.id, User.email).join(User, join)
-                                  .where(among(Customer.id, chunk), User.role.in_(STAFF_ROLES)))
-        staff.update(dict(rows.all()))
+        staff.update(dict(db.session.execute(_staff_statement(), {"referrer_ids": chunk}).all()))
     return staff
+
+
+@Prebuilt
+def _codes_statement():
+    return select(Customer.referral_code).where(among_param(Customer.referral_code, "codes"))
 
 
 def _referrer_codes(codes: list) -> set:
     """Which of these referral codes belong to an enrolled customer."""
     found = set()
     for chunk in chunks(codes, CHUNK):
-        found.update(db.session.scalars(select(Customer.referral_code).where(among(Customer.referral_code, chunk))))
+        found.update(db.session.scalars(_codes_statement(), {"codes": chunk}))
     return found
+
+
+@Prebuilt
+def _cards_statement():
+    join = or_(Sale.email == Customer.email, and_(Customer.phone.is_not(None), Sale.phone == Customer.phone))
+    return (select(Customer.id, Sale.payment_fingerprint).join(Sale, join)
+            .where(among_param(Customer.id, "referrer_ids"), Sale.payment_fingerprint.is_not(None)))
 
 
 def _referrer_cards(referrer_ids: list) -> dict[int, set]:
     """Payment fingerprints each referrer has paid with (their own sales, by email or phone)."""
     cards: dict[int, set] = {}
-    join = or_(Sale.email == Customer.email, and_(Customer.phone.is_not(None), Sale.phone == Customer.phone))
     for chunk in chunks(referrer_ids, CHUNK):
-        rows = db.session.execute(select(Customer.id, Sale.payment_fingerprint).join(Sale, join)
-                                  .where(among(Customer.id, chunk), Sale.payment_fingerprint.is_not(None)))
-        for customer_id, fingerprint in rows:
+        for customer_id, fingerprint in db.session.execute(_cards_statement(), {"referrer_ids": chunk}):
             cards.setdefault(customer_id, set()).add(fingerprint)
     return cards
+
+
+@Prebuilt
+def _latest_decisions_statement():
+    newest = (select(db.func.max(Decision.id)).where(among_param(Decision.referral_id, "referral_ids"))
+              .group_by(Decision.referral_id))
+    return select(Decision.referral_id, Decision.sale_id, Decision.outcome).where(Decision.id.in_(newest))
 
 
 def _latest_decisions(referral_ids: list) -> dict[int, tuple]:
     latest = {}
     for chunk in chunks(referral_ids, CHUNK):
-        newest = (select(db.func.max(Decision.id)).where(among(Decision.referral_id, chunk))
-                  .group_by(Decision.referral_id))
-        for referral_id, sale_id, outcome in db.session.execute(
-                select(Decision.referral_id, Decision.sale_id, Decision.outcome).where(Decision.id.in_(newest))):
+        for referral_id, sale_id, outcome in db.session.execute(_latest_decisions_statement(),
+                                                                {"referral_ids": chunk}):
             latest[referral_id] = (sale_id, outcome)
     return latest
+
+
+# The guards of _write's updates, kept as objects so that their statements are built once (rewards.bulk).
+_STILL_PENDING = Referral.__table__.c.status == "pending"
+_NOT_YET_LINKED = Sale.__table__.c.referral_id.is_(None)
 
 
 def _write(results: list, programs: ProgramsInForce, on_progress=None) -> dict:
@@ -118,11 +158,10 @@ def _write(results: list, programs: ProgramsInForce, on_progress=None) -> dict:
     insert_rows(Decision.__table__, [
         {"referral_id": w.referral_id, "sale_id": w.sale_id, "outcome": w.outcome, "checks": w.checks,
          "reason": None, "decided_by_id": None, "decided_at": now} for w in new])
-    referrals, sales = Referral.__table__, Sale.__table__
-    update_rows(referrals, "id", {"updated_at": now}, [{"id": w.referral_id, "status": w.outcome} for w in moved],
-                where=referrals.c.status == "pending")
-    update_rows(sales, "id", {}, [{"id": w.sale_id, "referral_id": w.referral_id}
-                                  for w in moved if w.outcome != "rejected"], where=sales.c.referral_id.is_(None))
+    update_rows(Referral.__table__, "id", {"updated_at": now},
+                [{"id": w.referral_id, "status": w.outcome} for w in moved], where=_STILL_PENDING)
+    update_rows(Sale.__table__, "id", {}, [{"id": w.sale_id, "referral_id": w.referral_id}
+                                           for w in moved if w.outcome != "rejected"], where=_NOT_YET_LINKED)
     user_id, api_key_id = current_actor()
     insert_rows(AuditEvent.__table__, [
         {"action": f"referral.{w.outcome}", "entity_type": "referrals", "entity_id": w.referral_id,
@@ -185,6 +224,14 @@ def buyer_filter(email, phone, referral_code):
     return or_(*terms) if terms else None
 
 
+@functools.cache
+def _bound_buyer_filter(email: bool, phone: bool, referral_code: bool):
+    """buyer_filter() with a bound parameter (b_email, b_phone, b_referral_code) for each detail known: one object
+    for each shape of buyer, so that weigh() builds its statements once."""
+    return buyer_filter(*(bindparam(f"b_{name}", type_=Sale.__table__.c[name].type) if known else None
+                          for name, known in (("email", email), ("phone", phone), ("referral_code", referral_code))))
+
+
 def _known(detail) -> bool:
     return isinstance(detail, BindParameter) or bool(detail)
 
@@ -208,11 +255,13 @@ def weigh_sale(sale: Sale):
 def weigh_new_sale(sale_id: int, email, phone, referral_code) -> tuple[int | None, Reward | None]:
     """Weigh a sale that just landed (by its id and buyer's details, without loading it) against the referrals it
     may prove: (the referral it now belongs to, the reward it earned), each None if none."""
-    referral_filter = buyer_filter(email, phone, referral_code)
+    details = {"b_email": email or None, "b_phone": phone or None, "b_referral_code": referral_code or None}
+    referral_filter = _bound_buyer_filter(*(value is not None for value in details.values()))
     if referral_filter is None:
         return None, None
     # A buyer's email or phone names a few referrals; a referral code, every pending one of its referrer.
-    results, rewards = weigh(referral_filter, stream=_known(referral_code))
+    results, rewards = weigh(referral_filter, stream=_known(referral_code),
+                             params={name: value for name, value in details.items() if value is not None})
     proved = [w for w in results if w.sale_id == sale_id and w.outcome not in ("pending", "rejected")]
     reward_id = next((rewards[w.referral_id] for w in proved if rewards.get(w.referral_id)), None)
     if len(proved) == 1:
