@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rewards import audit
 from rewards.audit.models import AuditEvent
+from rewards.bulk import among_param
 from rewards.errors import Conflict, InvalidInput, NotFound
 from rewards.extensions import db
 from rewards.programs.models import Reward
@@ -78,7 +79,7 @@ def insert_sale(values: dict) -> tuple[int | None, Landing]:
     refs = [ref for ref in (values["external_id"], values.get("stripe_payment_intent")) if ref]
     buyer = [values.get(name) or None for name in BUYER]
     if db.engine.dialect.name != "postgresql":
-        found = _found(refs, *buyer)
+        found = _found(Refund.sale_ref.in_(refs), *buyer)
         statement = sqlite.insert(Sale).values(**values).on_conflict_do_nothing().returning(Sale.id, *found)
         result = db.session.execute(statement).one_or_none()
     else:
@@ -103,9 +104,10 @@ BUYER = ("email", "phone", "referral_code")
 _STATEMENTS: dict = {}
 
 
-def _found(refs, email, phone, referral_code) -> tuple:
-    """Whether a refund names the sale (by `refs`), whether a pending referral may be proved by its buyer."""
-    return (exists().where(Refund.sale_id.is_(None), Refund.sale_ref.in_(refs)).label("refunds_waiting"),
+def _found(named, email, phone, referral_code) -> tuple:
+    """Whether a refund names the sale (`named`: its condition on Refund.sale_ref), whether a pending referral may
+    be proved by its buyer."""
+    return (exists().where(Refund.sale_id.is_(None), named).label("refunds_waiting"),
             may_prove_a_referral(email, phone, referral_code).label("referrals_waiting"))
 
 
@@ -121,7 +123,7 @@ def _insert_and_audit(columns: tuple, known: tuple):
         new_sale.c.id if name == "entity_id" else bindparam(f"a_{name}", type_=events.c[name].type)
         for name in names]).select_from(new_sale)).cte("audited")
     buyer = [bindparam(f"b_{name}", type_=sales.c[name].type) if given else None for name, given in zip(BUYER, known)]
-    found = _found(bindparam("refs", expanding=True, type_=Refund.__table__.c.sale_ref.type), *buyer)
+    found = _found(among_param(Refund.sale_ref, "refs"), *buyer)  # = ANY(array): rendered once, not per sale
     return select(new_sale.c.id, *found).add_cte(audited)
 
 
