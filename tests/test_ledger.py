@@ -268,3 +268,32 @@ def test_the_bulk_grant_writes_its_ledger_rows_through_the_balance_check(referre
     s = factories.sale(r)
     with pytest.raises(UnbalancedTransaction):
         grant_rewards([(r.id, s.id)])
+
+
+def test_postgres_commit_check_reads_only_the_transactions_it_was_given(postgres, referrer):
+    """The check at commit looks up the committed transaction's legs by index, however large the ledger: it used to
+    scan all of ledger_entries for every commit once PL/pgSQL had cached a generic plan (after five commits)."""
+    expense = expense_account("usd")
+    earned = referrer_account("referrer_earned", referrer.id, "usd")
+    db.session.flush()
+    # Statistics as a growing ledger has them between two ANALYZEs: taken when it held a few transactions with many
+    # legs each, and old by thousands of transactions since.
+    post_many([NewTransaction("adjust", [Leg(expense, -1), Leg(earned, 1)] * 50) for _ in range(40)])
+    db.session.commit()
+    db.session.execute(sa.text("ANALYZE ledger_entries"))
+    post_many([NewTransaction("adjust", [Leg(expense, -1), Leg(earned, 1)]) for _ in range(5000)])
+    db.session.commit()
+
+    def ledger_scans():
+        db.session.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+        db.session.commit()  # this backend's counters reach the shared statistics when its transaction ends
+        return db.session.execute(sa.text("SELECT seq_scan, idx_scan FROM pg_stat_user_tables "
+                                          "WHERE relname = 'ledger_entries' AND schemaname = current_schema()")).one()
+
+    before = ledger_scans()
+    for _ in range(8):  # past PL/pgSQL's five custom plans
+        post("adjust", [Leg(expense, -3), Leg(earned, 3)])
+        db.session.commit()
+    after = ledger_scans()
+    assert after.seq_scan == before.seq_scan
+    assert after.idx_scan >= before.idx_scan + 8
