@@ -56,7 +56,7 @@ def weigh(referral_filter, on_progress=None, *, stream: bool = False, params: di
     server-side cursor in batches, for a filter that may match many referrals (a re-validation); otherwise they
     are read in one round trip, by a statement PostgreSQL keeps prepared (a cursor costs DECLARE, FETCH and
     CLOSE, and a plan made afresh each time). `params`: the values of the filter's bound parameters, for a
-    filter that is built once and kept (a new sale's, buyer_filter()).
+    filter that is built once and kept (a new sale's: _bound_buyer_filter()).
     """
     db.session.flush()
     lock, pairs = _weighing(referral_filter, params)
