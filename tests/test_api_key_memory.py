@@ -64,7 +64,14 @@ def _key(app, role="coordinator"):
         return user.id, {"Authorization": f"Bearer {secret}"}
 
 
-def test_a_remembered_key_costs_no_query_and_a_revocation_elsewhere_is_seen_at_the_next_call(processes):
+def _check_interval_passes(monkeypatch):
+    """Time moves past CHECK_SECONDS: each process reads the accounts' counter again at its next call."""
+    later = key_memory.time.monotonic() + key_memory.CHECK_SECONDS + 0.01
+    monkeypatch.setattr(key_memory.time, "monotonic", lambda: later)
+
+
+def test_a_remembered_key_costs_no_query_and_a_revocation_elsewhere_is_seen_within_the_check_interval(
+        processes, monkeypatch):
     web, other = processes
     user_id, headers = _key(other)
     client, queries = web.test_client(), Statements(web)
@@ -78,13 +85,28 @@ def test_a_remembered_key_costs_no_query_and_a_revocation_elsewhere_is_seen_at_t
         with other.app_context():
             accounts.revoke_api_key(db.session.scalars(sa.select(ApiKey).filter_by(user_id=user_id)).one())
             db.session.commit()
+        _check_interval_passes(monkeypatch)
         assert client.get("/api/v1/referrals", headers=headers).status_code == 401
         assert queries.key_reads == 2
     finally:
         queries.close()
 
 
-def test_a_user_disabled_in_another_process_is_refused_at_the_next_call(processes):
+def test_the_counter_is_read_once_per_check_interval(processes, monkeypatch):
+    web, _ = processes
+    _, headers = _key(web)
+    client = web.test_client()
+    with web.app_context():
+        memory, reads = key_memory.current(), []
+        monkeypatch.setattr(memory.redis, "get", lambda *args, real=memory.redis.get: reads.append(args) or real(*args))
+    assert [client.get("/api/v1/referrals", headers=headers).status_code for _ in range(3)] == [200] * 3
+    assert len(reads) == 1
+    _check_interval_passes(monkeypatch)
+    assert client.get("/api/v1/referrals", headers=headers).status_code == 200
+    assert len(reads) == 2
+
+
+def test_a_user_disabled_in_another_process_is_refused_within_the_check_interval(processes, monkeypatch):
     web, other = processes
     user_id, headers = _key(other)
     client = web.test_client()
@@ -93,6 +115,7 @@ def test_a_user_disabled_in_another_process_is_refused_at_the_next_call(processe
     with other.app_context():
         accounts.set_disabled(db.session.get(User, user_id), True)
         db.session.commit()
+    _check_interval_passes(monkeypatch)
     assert client.get("/api/v1/referrals", headers=headers).status_code == 401
 
 
