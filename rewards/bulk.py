@@ -5,6 +5,7 @@ executemany sends each row as its own statement, and a multi-row INSERT costs ps
 statement per page; COPY streams the rows, and PostgreSQL runs constraints and triggers (the ledger's
 deferred balance check among them) exactly as for INSERT.
 """
+import functools
 from operator import itemgetter
 
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
@@ -77,16 +78,10 @@ def insert_rows(table: Table, rows: list[dict], *, ids: bool = False) -> list[in
     return allocated
 
 
-_INSERTS: dict = {}
-
-
+@functools.cache
 def _insert(table: Table, ids: bool):
     """INSERT INTO table (with its new ids returned in the rows' order): built once per table."""
-    statement = _INSERTS.get((table, ids))
-    if statement is None:
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True) if ids else insert(table)
-        _INSERTS[(table, ids)] = statement
-    return statement
+    return insert(table).returning(table.c.id, sort_by_parameter_order=True) if ids else insert(table)
 
 
 def analyze(table: Table) -> None:
@@ -121,6 +116,19 @@ def among_param(column, name: str):
     if _postgres():
         return column == func.any(bindparam(name, type_=ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+_KEPT: dict = {}
+
+
+def kept(key, anchor, build):
+    """The statement `build()` made for `key`, kept while `anchor` (an object it was built from, such as a module's
+    constant condition) is the same object. A caller that makes its anchor afresh for each call builds afresh, and
+    no more than one statement is held per key."""
+    remembered = _KEPT.get(key)
+    if remembered is None or remembered[0] is not anchor:
+        remembered = _KEPT[key] = (anchor, build())
+    return remembered[1]
 
 
 class Prebuilt:
@@ -175,31 +183,25 @@ def update_rows(table: Table, key: str, values: dict[str, object], rows: list[di
     if returning:
         return list(db.session.scalars(statement, params))
     db.session.execute(statement, params)
-
-
-_ARRAY_UPDATES: dict = {}
+    return []
 
 
 def _array_update(table: Table, key: str, names: tuple, match: tuple, fixed: tuple, where, returning: bool):
     """update_rows()'s statement on PostgreSQL, its values bound by name (a_<column> arrays, f_<column> fixed).
 
-    Built once for each shape and reused while `where` is the same object (a module's constant condition): a
-    sale that qualifies a referral runs two of these. A condition built afresh for each call builds afresh.
+    Built once for each shape and kept while `where` is the same object (kept()): a sale that qualifies a referral
+    runs two of these, each guarded by a module's constant condition.
     """
-    shape = (table, key, names, match, fixed, returning)
-    remembered = _ARRAY_UPDATES.get(shape)
-    if remembered is not None and remembered[0] is where:
-        return remembered[1]
-    arrays = select(*[func.unnest(bindparam(f"a_{name}", type_=ARRAY(table.c[name].type))).label(name)
-                      for name in names]).subquery("v")
-    columns = [name for name in names if name != key and name not in match]
-    statement = (update(table).where(table.c[key] == arrays.c[key], *[table.c[name] == arrays.c[name] for name in match])
-                 .values({**{name: arrays.c[name] for name in columns},
-                          **{name: bindparam(f"f_{name}", type_=table.c[name].type) for name in fixed}}))
-    if where is not None:
-        statement = statement.where(where)
-    if returning:
-        statement = statement.returning(table.c[key])
-    _ARRAY_UPDATES[shape] = (where, statement)
-    return statement
-    return []
+    def build():
+        arrays = select(*[func.unnest(bindparam(f"a_{name}", type_=ARRAY(table.c[name].type))).label(name)
+                          for name in names]).subquery("v")
+        columns = [name for name in names if name != key and name not in match]
+        statement = (update(table)
+                     .where(table.c[key] == arrays.c[key], *[table.c[name] == arrays.c[name] for name in match])
+                     .values({**{name: arrays.c[name] for name in columns},
+                              **{name: bindparam(f"f_{name}", type_=table.c[name].type) for name in fixed}}))
+        if where is not None:
+            statement = statement.where(where)
+        return statement.returning(table.c[key]) if returning else statement
+
+    return kept(("array update", table, key, names, match, fixed, returning), where, build)

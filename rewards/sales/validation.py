@@ -9,7 +9,7 @@ from sqlalchemy import BindParameter, and_, bindparam, exists, false, or_, selec
 
 from rewards.audit.models import AuditEvent
 from rewards.audit.service import current_actor
-from rewards.bulk import Prebuilt, among, among_param, chunks, insert_rows, update_rows, without_jit
+from rewards.bulk import Prebuilt, among, among_param, chunks, insert_rows, kept, update_rows, without_jit
 from rewards.clock import utcnow
 from rewards.customers.models import Customer
 from rewards.events import referral_needs_review
@@ -34,19 +34,15 @@ def _lock_query(referral_filter):
     return query
 
 
-_WEIGHING: dict = {}
-
-
 def _weighing(referral_filter, params: dict | None) -> tuple:
     """The lock and pairs statements for `referral_filter`. A filter with bound parameters (`params`: a new sale's,
     one filter per shape of buyer) keeps its statements: they are built once per process and database."""
-    if params is None:
+    def build():
         return _lock_query(referral_filter), pairs_query(referral_filter)
-    key = (db.engine.dialect.name, id(referral_filter))
-    remembered = _WEIGHING.get(key)
-    if remembered is None or remembered[0] is not referral_filter:
-        remembered = _WEIGHING[key] = (referral_filter, _lock_query(referral_filter), pairs_query(referral_filter))
-    return remembered[1:]
+
+    if params is None:
+        return build()
+    return kept(("weighing", db.engine.dialect.name, id(referral_filter)), referral_filter, build)
 
 
 def weigh(referral_filter, on_progress=None, *, stream: bool = False, params: dict | None = None) -> tuple[list, dict]:
