@@ -1,4 +1,5 @@
 """Granting many rewards at once gives exactly what granting them one by one gives: amounts, ledger, audit."""
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -118,4 +119,42 @@ def test_bulk_grant_is_idempotent_and_keeps_a_reward_granted_one_by_one(app):
     db.session.commit()
     assert again == first
     assert db.session.scalar(sa.select(sa.func.count(Reward.id))) == 14  # 13 and the one made before
+    assert check_ledger() == []
+
+
+def test_two_grants_of_one_referral_at_once_make_one_reward(postgres):
+    """PostgreSQL: the second grant waits on the referrer's lock, then finds the first one's reward (no twin)."""
+    factories.program(amount=1000, min_sale_amount=1000)
+    referral = factories.referral(created_at=MARCH - timedelta(days=1), status="qualified")
+    sale = factories.sale(referral, amount=5000, occurred_at=MARCH)
+    db.session.commit()
+    pair, results = (referral.id, sale.id), {}
+    first_granted, commit_first = threading.Event(), threading.Event()
+
+    def worker(name, before_commit):
+        with postgres.app_context():
+            try:
+                results[name] = grant_rewards([pair])[pair[0]]
+                before_commit()
+                db.session.commit()
+            except Exception as exc:  # reported by the assertion below, not lost in the thread
+                results[name] = exc
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=worker, args=("first", lambda: (first_granted.set(), commit_first.wait(10))))
+    second = threading.Thread(target=worker, args=("second", lambda: None))
+    first.start()
+    assert first_granted.wait(10)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "the second grant must wait for the first one's lock on the referrer"
+    commit_first.set()
+    first.join(10)
+    second.join(10)
+    rewards = db.session.scalars(sa.select(Reward).where(Reward.referral_id == referral.id)).all()
+    assert len(rewards) == 1 and results == {"first": rewards[0].id, "second": rewards[0].id}
+    earned = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)
+                               .where(LedgerEntry.reward_id == rewards[0].id))
+    assert earned == 2  # one `earn` transaction's two legs
     assert check_ledger() == []

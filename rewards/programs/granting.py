@@ -195,16 +195,21 @@ def grant_rewards(pairs: list[tuple[int, int]], programs: ProgramsInForce | None
     rows = _compute(todo, _facts(todo, referrers), programs)
     if not rows:
         return result
-    now = utcnow()
-    try:
-        with db.session.begin_nested():
-            reward_ids = insert_rows(Reward.__table__, [{**row, "created_at": now} for row in rows], ids=True)
-    except IntegrityError:
-        # Another worker granted one of them between our check and insert (SQLite has no row lock to wait
-        # on; PostgreSQL's referrer locks prevent it): theirs stand, and the rest are granted again.
-        if _retry:
-            raise
-        return {**result, **grant_rewards(todo, programs, referrers, _retry=True)}
+    new_rows = [{**row, "created_at": utcnow()} for row in rows]
+    if db.engine.dialect.name == "postgresql":
+        # The referrer locks taken above keep every other grant of these referrals waiting until we commit, and
+        # _existing() ran after them: no twin can be inserted meanwhile, so no savepoint is needed to survive one.
+        reward_ids = insert_rows(Reward.__table__, new_rows, ids=True)
+    else:
+        try:
+            with db.session.begin_nested():
+                reward_ids = insert_rows(Reward.__table__, new_rows, ids=True)
+        except IntegrityError:
+            # Another worker granted one of them between our check and insert (SQLite has no row lock to
+            # wait on): theirs stand, and the rest are granted again.
+            if _retry:
+                raise
+            return {**result, **grant_rewards(todo, programs, referrers, _retry=True)}
     result.update(zip((row["referral_id"] for row in rows), reward_ids))
     _post_earned(rows, reward_ids)
     _audit(rows, reward_ids)
