@@ -7,9 +7,10 @@ Every task is acknowledged after it ran (a worker that dies midway leaves its ta
 with exponential backoff on a dropped database or broker connection, and so must be idempotent.
 
 `after_commit(task, *args)` starts a job only once the transaction that asked for it commits (and never if it
-rolls back): queued to the workers, or, inline, after the response has been sent (or at once outside a request,
-or at the end of a `held()` block: a command reports its own work first, as a request answers first).
-A job that fails inline is logged and left to its own retry path (mail: the pending-mail sweep).
+rolls back). In a request, it starts after the response has been sent: the client waits neither for the broker
+nor for an inline job. Outside one, it is queued at once, or run inline at once or at the end of a `held()` block
+(a command reports its own work first, as a request answers first). A job that could not be queued, or failed
+inline, is logged and left to its own retry path (mail: the pending-mail sweep; webhooks: the stored events').
 """
 import logging
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from kombu import Queue
 from sqlalchemy import event
 
 from rewards.extensions import celery, db
+from rewards.ops.logs import current_request_id, request_id_var
 
 log = logging.getLogger(__name__)
 _PENDING = "jobs_after_commit"
@@ -136,18 +138,22 @@ def start(task, *args) -> None:
 
 
 def _start(task, args) -> None:
-    if not celery.conf.task_always_eager:
-        try:
-            task.delay(*args)
-        except Exception:  # the broker is down: the job's own sweep picks the work up later
-            log.exception("Could not queue %s%r", task.name, args)
-    elif has_request_context():
+    if has_request_context():
         g.setdefault("jobs_after_response", []).append((task, args))
+    elif not celery.conf.task_always_eager:
+        _queue(task, args)
     elif g.get(_HELD) is not None:
         g.get(_HELD).append((task, args))
     else:
         # A context of its own: this may run inside another session's commit, whose session must not be reused.
         _run_all(current_app._get_current_object(), [(task, args)])
+
+
+def _queue(task, args) -> None:
+    try:
+        task.delay(*args)
+    except Exception:  # the broker is down: the job's own sweep picks the work up later
+        log.exception("Could not queue %s%r", task.name, args)
 
 
 def requeue_lost(find, task) -> int:
@@ -190,11 +196,20 @@ def run_inline(task, args) -> None:
 def _run_after_response(response):
     jobs = g.pop("jobs_after_response", None)
     if jobs:
-        response.call_on_close(partial(_run_all, current_app._get_current_object(), jobs))
+        response.call_on_close(partial(_run_all, current_app._get_current_object(), jobs, current_request_id()))
     return response
 
 
-def _run_all(app, jobs) -> None:
-    with app.app_context():
-        for task, args in jobs:
-            run_inline(task, args)
+def _run_all(app, jobs, request_id: str | None = None) -> None:
+    """Queue the jobs to the workers, or run them inline without Redis, under the request id that started them."""
+    token = request_id_var.set(request_id) if request_id else None
+    try:
+        with app.app_context():
+            for task, args in jobs:
+                if celery.conf.task_always_eager:
+                    run_inline(task, args)
+                else:
+                    _queue(task, args)
+    finally:
+        if token is not None:
+            request_id_var.reset(token)

@@ -1,15 +1,18 @@
 """Background work: queues by task name, webhooks stored in the request and processed once by a worker."""
 import json
+from datetime import timedelta
 
 import pytest
 import redis
 
 from rewards import create_app
+from rewards.clock import utcnow
 from rewards.extensions import celery, db
 from rewards.jobs import queue_for
 from rewards.sales.models import Sale, StripeEvent
 from rewards.sales.stripe_events import process_stored_event
 from rewards.sales.tasks import process_stripe_event, requeue_waiting_events
+from tests import factories
 from tests import stripe_events as se
 from tests.conftest import _config
 from tests.test_ops_health import REDIS_URL, redis_server  # noqa: F401  (fixture)
@@ -104,6 +107,37 @@ def test_with_redis_the_request_stores_and_queues_and_a_worker_processes(migrate
             assert process_stripe_event.apply((evt["id"],)).result == "replay"
             assert [s.stripe_payment_intent for s in db.session.scalars(db.select(Sale))] == ["pi_queued"]
             assert client.post("/webhooks/stripe", data=payload, headers=headers).json["result"] == "replay"
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        broker.flushdb()
+        broker.close()
+        create_app(_config(migrated))  # back to inline work for the tests that follow
+
+
+def test_with_redis_a_request_queues_its_jobs_once_its_answer_has_gone(migrated, redis_server):  # noqa: F811
+    """The client doesn't wait for the broker: the jobs a request started (here the mail about the reward a
+    sale earned) are queued as its response closes, under the request's id."""
+    app = create_app(_config(migrated, REDIS_URL=REDIS_URL))
+    broker = redis.Redis.from_url(REDIS_URL)
+    broker.flushdb()
+    try:
+        with app.app_context():
+            factories.program(min_sale_amount=1000)
+            referral = factories.referral(email="buyer@example.com", created_at=utcnow() - timedelta(days=1))
+            _, secret = factories.api_key(factories.user(role="coordinator"))
+            db.session.commit()
+            sale = {"external_id": "order-1", "email": "buyer@example.com", "amount": 5000, "currency": "usd",
+                    "occurred_at": utcnow().isoformat()}
+            answer = app.test_client().post("/api/v1/sales", json=sale, buffered=False, headers={
+                "Authorization": f"Bearer {secret}", "X-Request-ID": "req-after-1"})
+            assert answer.status_code == 201 and answer.json["referral_id"] == referral.id
+            assert answer.json["reward"] is not None
+            assert broker.llen("default") == 0  # answered, with the reward; nothing queued while the answer goes out
+            answer.close()
+            [queued] = [json.loads(message)["headers"] for message in broker.lrange("default", 0, -1)]
+            assert queued["task"] == "rewards.notifications.rewards_granted"  # the referrer's mail, to be written
+            assert queued["request_id"] == "req-after-1"
             db.session.remove()
             db.engine.dispose()
     finally:
