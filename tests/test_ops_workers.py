@@ -7,7 +7,7 @@ import redis
 
 from rewards import create_app
 from rewards.clock import utcnow
-from rewards.extensions import celery, db
+from rewards.extensions import db
 from rewards.jobs import queue_for
 from rewards.sales.models import Sale, StripeEvent
 from rewards.sales.stripe_events import process_stored_event
