@@ -1,5 +1,4 @@
 """The ledger: balanced transactions in code and in PostgreSQL, payout legs, and `flask ledger check`."""
-import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -16,6 +15,7 @@ from rewards.ledger.service import (AccountRef, Leg, NewTransaction, UnbalancedT
                                     post_many, referrer_account)
 from rewards.programs.models import Reward
 from tests import factories
+from tests.locking import one_after_the_other
 
 LATER = datetime(2027, 6, 1, tzinfo=timezone.utc)
 
@@ -207,31 +207,13 @@ def test_concurrent_batches_of_one_referrer_take_each_reward_once(postgres, refe
     for kind in ("referrer_debt", "payouts_in_transit"):  # existing accounts: only the referrer lock orders the two
         referrer_account(kind, referrer.id, "usd")
     db.session.commit()
-    referrer_id, results = referrer.id, {}
-    first_batched, commit_first = threading.Event(), threading.Event()
+    referrer_id = referrer.id
 
-    def worker(name, before_commit):
-        with postgres.app_context():
-            try:
-                batch = batch_payable(referrer_id, "usd", at=LATER)
-                results[name] = batch and batch.net
-                before_commit()
-                db.session.commit()
-            except Exception as exc:  # reported by the assertion below, not lost in the thread
-                results[name] = exc
-            finally:
-                db.session.remove()
+    def take_payable():
+        batch = batch_payable(referrer_id, "usd", at=LATER)
+        return batch and batch.net
 
-    first = threading.Thread(target=worker, args=("first", lambda: (first_batched.set(), commit_first.wait(10))))
-    second = threading.Thread(target=worker, args=("second", lambda: None))
-    first.start()
-    assert first_batched.wait(10)
-    second.start()
-    second.join(0.5)
-    assert second.is_alive(), "the second executor must wait for the first one's lock on the referrer"
-    commit_first.set()
-    first.join(10)
-    second.join(10)
+    results = one_after_the_other(postgres, take_payable)
     assert results == {"first": 3000, "second": None}
     assert usd(referrer)["batched"] == 3000
     assert check_ledger() == []

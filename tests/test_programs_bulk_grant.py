@@ -1,5 +1,4 @@
 """Granting many rewards at once gives exactly what granting them one by one gives: amounts, ledger, audit."""
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +16,7 @@ from rewards.programs.service import on_sale_refunded
 from rewards.referrals.models import Referral
 from rewards.sales.models import Refund, Sale
 from tests import factories
+from tests.locking import one_after_the_other
 
 MARCH = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 
@@ -128,30 +128,8 @@ def test_two_grants_of_one_referral_at_once_make_one_reward(postgres):
     referral = factories.referral(created_at=MARCH - timedelta(days=1), status="qualified")
     sale = factories.sale(referral, amount=5000, occurred_at=MARCH)
     db.session.commit()
-    pair, results = (referral.id, sale.id), {}
-    first_granted, commit_first = threading.Event(), threading.Event()
-
-    def worker(name, before_commit):
-        with postgres.app_context():
-            try:
-                results[name] = grant_rewards([pair])[pair[0]]
-                before_commit()
-                db.session.commit()
-            except Exception as exc:  # reported by the assertion below, not lost in the thread
-                results[name] = exc
-            finally:
-                db.session.remove()
-
-    first = threading.Thread(target=worker, args=("first", lambda: (first_granted.set(), commit_first.wait(10))))
-    second = threading.Thread(target=worker, args=("second", lambda: None))
-    first.start()
-    assert first_granted.wait(10)
-    second.start()
-    second.join(0.5)
-    assert second.is_alive(), "the second grant must wait for the first one's lock on the referrer"
-    commit_first.set()
-    first.join(10)
-    second.join(10)
+    pair = (referral.id, sale.id)
+    results = one_after_the_other(postgres, lambda: grant_rewards([pair])[pair[0]])
     rewards = db.session.scalars(sa.select(Reward).where(Reward.referral_id == referral.id)).all()
     assert len(rewards) == 1 and results == {"first": rewards[0].id, "second": rewards[0].id}
     earned = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)
