@@ -1,4 +1,5 @@
 """Recording sales and refunds, each once, and weighing every new sale against the referrals it may prove."""
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, exists, insert, or_, select
@@ -85,10 +86,7 @@ def insert_sale(values: dict) -> tuple[int | None, Landing]:
     else:
         # Built once for each shape of sale (the columns given, the buyer's details known): the statement, its
         # cache key and PostgreSQL's prepared plan are reused, and each sale only binds its values.
-        shape = (tuple(sorted(values)), tuple(detail is not None for detail in buyer))
-        if shape not in _STATEMENTS:
-            _STATEMENTS[shape] = _insert_and_audit(*shape)
-        statement = _STATEMENTS[shape]
+        statement = _insert_and_audit(tuple(sorted(values)), tuple(detail is not None for detail in buyer))
         event = audit.event_row("sale.recorded", "sales", None, _recorded(values))
         params = {**{f"v_{name}": value for name, value in values.items()}, "refs": refs,
                   **{f"b_{name}": detail for name, detail in zip(BUYER, buyer) if detail is not None},
@@ -101,7 +99,6 @@ def insert_sale(values: dict) -> tuple[int | None, Landing]:
 
 
 BUYER = ("email", "phone", "referral_code")
-_STATEMENTS: dict = {}
 
 
 def _found(named, email, phone, referral_code) -> tuple:
@@ -111,6 +108,7 @@ def _found(named, email, phone, referral_code) -> tuple:
             may_prove_a_referral(email, phone, referral_code).label("referrals_waiting"))
 
 
+@functools.cache
 def _insert_and_audit(columns: tuple, known: tuple):
     """WITH new_sale AS (INSERT … RETURNING *), audited AS (INSERT INTO audit_events … SELECT … FROM new_sale)
     SELECT new_sale.id, <_found> FROM new_sale: one round trip, nothing at all when a twin is there (PostgreSQL)."""
