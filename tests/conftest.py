@@ -20,7 +20,8 @@ from rewards import create_app
 from rewards.extensions import db
 from tests import factories
 
-MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the project's root
+MIGRATIONS = os.path.join(ROOT, "migrations")
 
 
 def _postgres_url_with_fresh_schema(url):
@@ -337,7 +338,7 @@ def new_page(browser, live_server):
         context.close()
 
 
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "test-artifacts")
+ARTIFACTS = os.path.join(ROOT, "test-artifacts")
 
 
 @pytest.fixture

@@ -26,11 +26,11 @@ from rewards.payouts import service as payouts
 from rewards.payouts.models import PayoutItem
 from rewards.sales.models import Sale, StripeEvent
 from tests import factories
+from tests.conftest import ROOT
 from tests import stripe_events as se
 from tests.payouts_support import SECRET_KEY, fake_stripe, many_referrers_owed, users_of_finance  # noqa: F401
 from tests.test_ops_health import redis_server  # noqa: F401  (fixture)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 EVENTS = int(os.environ.get("E2E_EVENTS", "240"))
 PAYOUTS = int(os.environ.get("E2E_PAYOUTS", "500"))

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from rewards import create_app
 from rewards.extensions import db
-from tests.conftest import _config
+from tests.conftest import ROOT, _config
 from tests.tcp_proxy import TcpProxy
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -144,9 +144,8 @@ def test_a_process_missing_settings_stops_with_words_not_a_traceback(tmp_path):
     env = {key: value for key, value in os.environ.items()
            if key not in ("SECRET_KEY", "DATABASE_URL", "FLASK_DEBUG", "STRIPE_WEBHOOK_SECRET")}
     env.update(STRIPE_SECRET_KEY="sk_test_x", REFERO_ENV="production")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "flask"), "--app", "wsgi", "doctor"],
-                            cwd=root, env=env, capture_output=True, text=True, timeout=120)
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert ("Refero cannot start: SECRET_KEY must be set; DATABASE_URL must be set; STRIPE_WEBHOOK_SECRET must be "

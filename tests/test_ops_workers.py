@@ -14,7 +14,7 @@ from rewards.sales.stripe_events import process_stored_event
 from rewards.sales.tasks import process_stripe_event, requeue_waiting_events
 from tests import factories
 from tests import stripe_events as se
-from tests.conftest import _config
+from tests.conftest import ROOT, _config
 from tests.test_ops_health import REDIS_URL, redis_server  # noqa: F401  (fixture)
 from tests.test_ops_metrics import samples
 
@@ -179,17 +179,15 @@ def test_an_event_its_handler_refuses_is_marked_and_audited_not_retried_forever(
 def _freeze_in_a_process_of_its_own(load: str, hook: str, env: dict) -> tuple[int, int, int]:
     """Run `load` (Python loading the app) then `hook` (the freeze) in a fresh interpreter, as a worker is: freezing
     this process would hold other tests' garbage. (objects tracked before the hook, frozen by it, tracked after)."""
-    import os
     import subprocess
     import sys
 
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     script = (f"import gc\n{load}\n"
               "tracked = len(gc.get_objects())\n"
               "assert gc.get_freeze_count() == 0\n"
               f"{hook}\n"
               "print(tracked, gc.get_freeze_count(), len(gc.get_objects()))\n")
-    answer = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+    answer = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120)
     assert answer.returncode == 0, answer.stderr
     tracked, frozen, left = map(int, answer.stdout.split())

@@ -17,10 +17,10 @@ from rewards.ledger.check import check_ledger
 from rewards.payouts import service
 from rewards.payouts.executor import execute_batch
 from rewards.payouts.models import PayoutBatch, PayoutItem
+from tests.conftest import ROOT
 from tests.payouts_support import (app_config, approved_batch, fake_stripe, many_referrers_owed,  # noqa: F401
                                    users_of_finance)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(autouse=True)

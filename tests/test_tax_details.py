@@ -16,7 +16,7 @@ from rewards.audit.models import AuditEvent
 from rewards.extensions import db
 from rewards.tax.models import TaxDetails
 from tests import factories, finance_data
-from tests.conftest import csrf_token
+from tests.conftest import ROOT, csrf_token
 from tests.payouts_support import app_config, fake_stripe  # noqa: F401  (finance_data pays through the fake)
 
 TAX_ID = "DE 123456789"
@@ -177,7 +177,7 @@ def _production(env):
     code = "from config import ProductionConfig; ProductionConfig(); print('started')"
     base = {"PATH": "/usr/bin:/bin", "SECRET_KEY": "x" * 32, "DATABASE_URL": "sqlite:///unused.db", "HOME": "/tmp"}
     return subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True,
-                          cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+                          cwd=ROOT)
 
 
 def test_production_refuses_to_start_with_tax_details_enabled_and_no_key():
