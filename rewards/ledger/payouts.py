@@ -383,9 +383,10 @@ def release_batch(batch_transaction_id: int) -> LedgerTransaction:
         if settled.kind != "release":
             raise Conflict(f"Batch transaction {batch.id} was paid; it cannot be released.")
         return settled
-    batched = batch_of(batch.id)
-    legs = [Leg(account, -amount, reward_id) for _, amount, reward_id, account in _legs(batch)]
-    for reward in batched.rewards:
+    posted = _legs(batch)
+    legs = [Leg(account, -amount, reward_id) for _, amount, reward_id, account in posted]
+    rewards = _rewards(reward_id for kind, _, reward_id, _ in posted if kind == "referrer_earned" and reward_id)
+    for reward in rewards:
         if reward.status != "batched":
             raise Conflict(f"Reward {reward.id} of batch transaction {batch.id} is {reward.status}, not batched.")
         if reward.clawback_amount:
@@ -396,7 +397,7 @@ def release_batch(batch_transaction_id: int) -> LedgerTransaction:
     transaction = post("release", legs, memo=f"payout batch transaction {batch.id} released",
                        customer_id=batch.customer_id, idempotency_key=f"release:batch:{batch.id}",
                        batch_transaction_id=batch.id)
-    for reward in batched.rewards:
+    for reward in rewards:
         if reward.clawback_amount:
             if reward.clawback_amount == reward.amount:
                 reward.status, reward.reversed_reason = "reversed", "The sale was refunded."
