@@ -18,7 +18,9 @@ p99 < 50 ms. The machine's load average is printed with the figures: on a shared
 At full load every connection always has a request waiting, so the average wait is connections / rate (Little's
 law): 16 connections at 320 requests/s wait 50 ms on average, however cheap the request. The run therefore also
 measures latency at a steady load both endpoints can carry (--steady-rate requests/s, each connection pausing
-after every answer), which is what a p99 target can speak of.
+after every answer), which is what a p99 target can speak of. And it splits the sales windows' time from
+gunicorn's access log: what plain and qualifying sales spent inside the server, and so how much of wrk's mean was
+the wait for a free worker.
 """
 import argparse
 import hashlib
@@ -97,9 +99,10 @@ def prepare(url: str, env: dict) -> str:
     return key
 
 
-def serve(app: str, env: dict, port: int) -> subprocess.Popen:
+def serve(app: str, env: dict, port: int, log=subprocess.DEVNULL) -> subprocess.Popen:
+    """gunicorn serving `app` as gunicorn.conf.py says (4 workers); its log (access lines included) to `log`."""
     server = subprocess.Popen([os.path.join(BIN, "gunicorn"), "-w", WORKERS, "-b", f"127.0.0.1:{port}", app],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/nothing-here", timeout=1)
@@ -132,10 +135,12 @@ def wrk(port: int, lua: str, seconds: int, connections: int) -> dict:
     finally:
         os.unlink(script.name)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    mean = re.search(r"Latency\s+([\d.]+\w+)", out).group(1)
     requests, took, unit = re.search(r"(\d+) requests in ([\d.]+)(\w+),", out).groups()
     p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rate": rate, "p99": p99, "p99_ms": milliseconds(p99), "requests": int(requests),
+    return {"rate": rate, "p99": p99, "p99_ms": milliseconds(p99), "mean_ms": milliseconds(mean),
+            "requests": int(requests),
             "seconds": milliseconds(took + unit) / 1000, "non_2xx": int(errors.group(1)) if errors else 0,
             "load": os.getloadavg()[0]}
 
@@ -149,16 +154,20 @@ def milliseconds(duration: str) -> float:
 ENDPOINTS = {"bare Flask insert": (8765, "/bare"), "POST /api/v1/sales": (8767, "/api/v1/sales")}
 
 
-def compare(key: str, seconds: int, connections: int, rounds: int, every: int) -> tuple[dict, int]:
+def compare(key: str, seconds: int, connections: int, rounds: int, every: int,
+            sales_log: str) -> tuple[dict, int, dict]:
     """The bare endpoint and POST /api/v1/sales served side by side and loaded in turns (bare, sales, sales,
     bare, …: `rounds` windows each), so a change in the shared machine's load falls on both alike; (the figures,
-    the first referred buyer no window named)."""
+    the first referred buyer no window named, the sales windows' time inside the server: inside())."""
     windows = {name: [] for name in ENDPOINTS}
-    offset = 0
+    offset, spans = 0, []
     for index in range(2 * rounds):
         name = list(ENDPOINTS)[(index % 2) ^ (index // 2 % 2)]  # bare, sales, sales, bare, …
         port, path = ENDPOINTS[name]
+        start = os.path.getsize(sales_log)
         window = load(port, path, key, max(1, round(seconds / rounds)), connections, f"buyer-w{index}", every, offset)
+        if path == "/api/v1/sales":
+            spans.append((start, os.path.getsize(sales_log)))
         windows[name].append(window)
         if every:
             offset += (window["requests"] // every + 1) * THREADS  # past every referred buyer it may have named
@@ -168,8 +177,30 @@ def compare(key: str, seconds: int, connections: int, rounds: int, every: int) -
         results[name] = {"rate": sum(r["requests"] for r in runs) / sum(r["seconds"] for r in runs),
                          "p99_ms": p99s[len(p99s) // 2], "p99_max_ms": p99s[-1],
                          "non_2xx": sum(r["non_2xx"] for r in runs), "load": runs[-1]["load"],
-                         "windows": [round(r["rate"]) for r in runs]}
-    return results, offset
+                         "windows": [round(r["rate"]) for r in runs],
+                         "mean_ms": sum(r["mean_ms"] * r["requests"] for r in runs) / sum(r["requests"] for r in runs)}
+    return results, offset, inside(sales_log, spans)
+
+
+QUALIFIED_BYTES = 200  # a sale's answer with its reward in it is about 450 bytes; without one, under 100
+
+
+def inside(log: str, spans: list[tuple[int, int]]) -> dict:
+    """What the sales windows' requests spent inside gunicorn, from reading the request to sending the answer (its
+    JSON access lines, between the byte offsets of each window): {"plain" | "qualifying": (count, mean, p99)}.
+    The rest of what wrk measured is the wait for a free worker."""
+    times = {"plain": [], "qualifying": []}
+    with open(log, "rb") as lines:
+        for start, end in spans:
+            lines.seek(start)
+            for line in lines.read(end - start).splitlines():
+                if b'"duration_ms"' not in line:
+                    continue
+                entry = json.loads(line)
+                if entry.get("path") == "/api/v1/sales":
+                    times["qualifying" if entry["bytes"] > QUALIFIED_BYTES else "plain"].append(entry["duration_ms"])
+    return {kind: (len(spent), sum(spent) / len(spent), sorted(spent)[int(len(spent) * 0.99)])
+            for kind, spent in times.items() if spent}
 
 
 def steady(key: str, rate: int, seconds: int, connections: int, every: int, offset: int) -> dict:
@@ -271,19 +302,24 @@ def main():
         # Refero's server runs as in production, with Redis configured: the mail a qualifying sale starts is queued
         # for a Celery worker, not rendered and sent by the web worker after its answer (as the embedded default
         # does). No worker consumes during the windows; the webhook part below empties the queue first.
-        servers = [serve("bench.bare_app:app", env, 8765), serve("wsgi:app", {**env, "REDIS_URL": REDIS_URL}, 8767)]
+        sales_log = tempfile.NamedTemporaryFile("wb", suffix=".log", delete=False)
+        servers = [serve("bench.bare_app:app", env, 8765),
+                   serve("wsgi:app", {**env, "REDIS_URL": REDIS_URL}, 8767, log=sales_log)]
         try:
             if args.warmup:  # the same mix, so every worker has built and prepared a qualifying sale's statements
                 for port, path in ENDPOINTS.values():
                     load(port, path, key, args.warmup, args.connections, f"warmup{port}", args.referred_every,
                          REFERRALS - WARMUP_BUYERS)
-            results, offset = compare(key, args.seconds, args.connections, args.rounds, args.referred_every)
+            results, offset, spent = compare(key, args.seconds, args.connections, args.rounds, args.referred_every,
+                                             sales_log.name)
             calm = (steady(key, args.steady_rate, max(2, args.seconds // 2), args.connections, args.referred_every,
                            offset) if args.steady_rate else {})
         finally:
             for server in servers:
                 server.terminate()
                 server.wait()
+            sales_log.close()
+            os.unlink(sales_log.name)
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
             sales = conn.execute("SELECT count(*) FROM sales WHERE email LIKE 'buyer%'").fetchone()[0]
             qualified = conn.execute("SELECT count(*) FROM referrals WHERE status = 'qualified'").fetchone()[0]
@@ -304,6 +340,14 @@ def main():
         print(f"{name:22} waits {1000 * args.connections / result['rate']:.0f} ms on average at full load: "
               f"{args.connections} connections / {result['rate']:.0f} requests/s (Little's law), whatever one "
               f"request costs")
+    sales = results["POST /api/v1/sales"]
+    if spent:
+        served = sum(count * mean for count, mean, _ in spent.values()) / sum(count for count, _, _ in spent.values())
+        print("POST /api/v1/sales at full load, inside gunicorn (its access log): "
+              + "; ".join(f"{kind} sale {count:,} requests, mean {mean:.1f}ms, p99 {p99:.1f}ms"
+                          for kind, (count, mean, p99) in spent.items())
+              + f". wrk's mean {sales['mean_ms']:.1f}ms: about {max(0.0, sales['mean_ms'] - served):.0f}ms of it "
+              "waiting for a free worker")
     for name, result in calm.items():
         print(f"{name:22} at a steady load ({args.connections} connections, each pausing after every answer): "
               f"{result['rate']:.0f} requests/s, p99 {result['p99_ms']:.1f}ms, non-2xx {result['non_2xx']}")
