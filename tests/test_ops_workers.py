@@ -81,32 +81,15 @@ class celery_disabled:
         process_stripe_event.apply_async = self.saved
 
 
-def test_with_redis_the_request_stores_and_queues_and_a_worker_processes(migrated, redis_server):  # noqa: F811
+@pytest.fixture
+def queueing(migrated, redis_server):  # noqa: F811
+    """(an app that queues its jobs in Redis, that Redis), in the app's context; Redis emptied before and after."""
     app = create_app(_config(migrated, REDIS_URL=REDIS_URL, STRIPE_WEBHOOK_SECRET=se.WEBHOOK_SECRET))
     broker = redis.Redis.from_url(REDIS_URL)
     broker.flushdb()
-    client = app.test_client()
     try:
         with app.app_context():
-            evt = se.event("charge.succeeded", se.charge(payment_intent="pi_queued"))
-            payload, headers = se.signed(evt)
-            answer = client.post("/webhooks/stripe", data=payload, headers={**headers, "X-Request-ID": "req-abc-123"})
-            assert answer.json == {"received": True, "result": "queued"}
-            stored = db.session.get(StripeEvent, evt["id"])
-            assert stored.processed_at is None and stored.request_id == "req-abc-123"
-            assert db.session.scalars(db.select(Sale)).all() == []
-            message = json.loads(broker.lindex("webhooks", 0))
-            assert message["headers"]["task"] == "rewards.webhooks.process_stripe_event"
-            assert message["headers"]["request_id"] == "req-abc-123"  # the worker logs under the request's id
-            found = samples(client.get("/metrics"))
-            assert found[("refero_webhook_backlog", ())] == 1
-            assert found[("refero_celery_queue_length", (("queue", "webhooks"),))] == 1
-            assert client.post("/webhooks/stripe", data=payload, headers=headers).json["result"] == "queued"
-            db.session.remove()
-            assert process_stripe_event.apply((evt["id"],)).result == "processed"
-            assert process_stripe_event.apply((evt["id"],)).result == "replay"
-            assert [s.stripe_payment_intent for s in db.session.scalars(db.select(Sale))] == ["pi_queued"]
-            assert client.post("/webhooks/stripe", data=payload, headers=headers).json["result"] == "replay"
+            yield app, broker
             db.session.remove()
             db.engine.dispose()
     finally:
@@ -115,35 +98,49 @@ def test_with_redis_the_request_stores_and_queues_and_a_worker_processes(migrate
         create_app(_config(migrated))  # back to inline work for the tests that follow
 
 
-def test_with_redis_a_request_queues_its_jobs_once_its_answer_has_gone(migrated, redis_server):  # noqa: F811
+def test_with_redis_the_request_stores_and_queues_and_a_worker_processes(queueing):
+    app, broker = queueing
+    client = app.test_client()
+    evt = se.event("charge.succeeded", se.charge(payment_intent="pi_queued"))
+    payload, headers = se.signed(evt)
+    answer = client.post("/webhooks/stripe", data=payload, headers={**headers, "X-Request-ID": "req-abc-123"})
+    assert answer.json == {"received": True, "result": "queued"}
+    stored = db.session.get(StripeEvent, evt["id"])
+    assert stored.processed_at is None and stored.request_id == "req-abc-123"
+    assert db.session.scalars(db.select(Sale)).all() == []
+    message = json.loads(broker.lindex("webhooks", 0))
+    assert message["headers"]["task"] == "rewards.webhooks.process_stripe_event"
+    assert message["headers"]["request_id"] == "req-abc-123"  # the worker logs under the request's id
+    found = samples(client.get("/metrics"))
+    assert found[("refero_webhook_backlog", ())] == 1
+    assert found[("refero_celery_queue_length", (("queue", "webhooks"),))] == 1
+    assert client.post("/webhooks/stripe", data=payload, headers=headers).json["result"] == "queued"
+    db.session.remove()
+    assert process_stripe_event.apply((evt["id"],)).result == "processed"
+    assert process_stripe_event.apply((evt["id"],)).result == "replay"
+    assert [s.stripe_payment_intent for s in db.session.scalars(db.select(Sale))] == ["pi_queued"]
+    assert client.post("/webhooks/stripe", data=payload, headers=headers).json["result"] == "replay"
+
+
+def test_with_redis_a_request_queues_its_jobs_once_its_answer_has_gone(queueing):
     """The client doesn't wait for the broker: the jobs a request started (here the mail about the reward a
     sale earned) are queued as its response closes, under the request's id."""
-    app = create_app(_config(migrated, REDIS_URL=REDIS_URL))
-    broker = redis.Redis.from_url(REDIS_URL)
-    broker.flushdb()
-    try:
-        with app.app_context():
-            factories.program(min_sale_amount=1000)
-            referral = factories.referral(email="buyer@example.com", created_at=utcnow() - timedelta(days=1))
-            _, secret = factories.api_key(factories.user(role="coordinator"))
-            db.session.commit()
-            sale = {"external_id": "order-1", "email": "buyer@example.com", "amount": 5000, "currency": "usd",
-                    "occurred_at": utcnow().isoformat()}
-            answer = app.test_client().post("/api/v1/sales", json=sale, buffered=False, headers={
-                "Authorization": f"Bearer {secret}", "X-Request-ID": "req-after-1"})
-            assert answer.status_code == 201 and answer.json["referral_id"] == referral.id
-            assert answer.json["reward"] is not None
-            assert broker.llen("default") == 0  # answered, with the reward; nothing queued while the answer goes out
-            answer.close()
-            [queued] = [json.loads(message)["headers"] for message in broker.lrange("default", 0, -1)]
-            assert queued["task"] == "rewards.notifications.rewards_granted"  # the referrer's mail, to be written
-            assert queued["request_id"] == "req-after-1"
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        broker.flushdb()
-        broker.close()
-        create_app(_config(migrated))  # back to inline work for the tests that follow
+    app, broker = queueing
+    factories.program(min_sale_amount=1000)
+    referral = factories.referral(email="buyer@example.com", created_at=utcnow() - timedelta(days=1))
+    _, secret = factories.api_key(factories.user(role="coordinator"))
+    db.session.commit()
+    sale = {"external_id": "order-1", "email": "buyer@example.com", "amount": 5000, "currency": "usd",
+            "occurred_at": utcnow().isoformat()}
+    answer = app.test_client().post("/api/v1/sales", json=sale, buffered=False, headers={
+        "Authorization": f"Bearer {secret}", "X-Request-ID": "req-after-1"})
+    assert answer.status_code == 201 and answer.json["referral_id"] == referral.id
+    assert answer.json["reward"] is not None
+    assert broker.llen("default") == 0  # answered, with the reward; nothing queued while the answer goes out
+    answer.close()
+    [queued] = [json.loads(message)["headers"] for message in broker.lrange("default", 0, -1)]
+    assert queued["task"] == "rewards.notifications.rewards_granted"  # the referrer's mail, to be written
+    assert queued["request_id"] == "req-after-1"
 
 
 def test_stored_events_left_waiting_are_queued_again(app, client):
