@@ -340,13 +340,14 @@ def main():
         print(f"{name:22} waits {1000 * args.connections / result['rate']:.0f} ms on average at full load: "
               f"{args.connections} connections / {result['rate']:.0f} requests/s (Little's law), whatever one "
               f"request costs")
-    sales = results["POST /api/v1/sales"]
     if spent:
+        sales_result = results["POST /api/v1/sales"]
         served = sum(count * mean for count, mean, _ in spent.values()) / sum(count for count, _, _ in spent.values())
         print("POST /api/v1/sales at full load, inside gunicorn (its access log): "
               + "; ".join(f"{kind} sale {count:,} requests, mean {mean:.1f}ms, p99 {p99:.1f}ms"
                           for kind, (count, mean, p99) in spent.items())
-              + f". wrk's mean {sales['mean_ms']:.1f}ms: about {max(0.0, sales['mean_ms'] - served):.0f}ms of it "
+              + f". wrk's mean {sales_result['mean_ms']:.1f}ms: about "
+              f"{max(0.0, sales_result['mean_ms'] - served):.0f}ms of it "
               "waiting for a free worker")
     for name, result in calm.items():
         print(f"{name:22} at a steady load ({args.connections} connections, each pausing after every answer): "

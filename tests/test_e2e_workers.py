@@ -26,8 +26,8 @@ from rewards.payouts import service as payouts
 from rewards.payouts.models import PayoutItem
 from rewards.sales.models import Sale, StripeEvent
 from tests import factories
-from tests.conftest import ROOT
 from tests import stripe_events as se
+from tests.conftest import ROOT
 from tests.payouts_support import SECRET_KEY, fake_stripe, many_referrers_owed, users_of_finance  # noqa: F401
 from tests.test_ops_health import redis_server  # noqa: F401  (fixture)
 

@@ -22,7 +22,6 @@ from tests.payouts_support import (app_config, approved_batch, fake_stripe, many
                                    users_of_finance)
 
 
-
 @pytest.fixture(autouse=True)
 def _in_app(app):
     """Every test here works inside the app (the executor runs in the test's own process)."""
